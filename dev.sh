@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up .venv with python3.12 and run dlnmc or its tests.
+#   ./dev.sh run [STUDY.toml] [-o OUT]   install dlnmc and run a study (default: quickstart)
+#   ./dev.sh test [PYTEST ARGS]          install dlnmc[test] and run the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+find_python() {
+    local c
+    for c in "${PYTHON:-}" python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python3.12 \
+             /usr/local/bin/python3.12 /usr/bin/python3.12; do
+        [ -n "$c" ] || continue
+        if "$c" -c 'import sys; assert sys.version_info[:2] >= (3, 12)' >/dev/null 2>&1; then
+            command -v "$c" || echo "$c"; return 0
+        fi
+    done
+    echo "dev.sh: python3.12 not found (set PYTHON=/path/to/python3.12)" >&2
+    return 2
+}
+
+setup() {  # $1: extras, e.g. "[test]"
+    local stamp=".venv/.installed$1"
+    if [ ! -x .venv/bin/python ]; then
+        "$(find_python)" -m venv .venv
+        .venv/bin/python -m pip install --quiet --upgrade pip
+    fi
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        .venv/bin/python -m pip install --quiet -e ".$1"
+        touch "$stamp"
+    fi
+}
+
+cmd="${1:-}"; shift || true
+case "$cmd" in
+    run)  setup ""; exec .venv/bin/dlnmc run "$@" ;;
+    test) setup "[test]"; .venv/bin/ruff check . ; exec .venv/bin/python -m pytest "$@" ;;
+    *)    echo "usage: ./dev.sh run [STUDY.toml] [-o OUT] | ./dev.sh test [PYTEST ARGS]" >&2; exit 2 ;;
+esac
