@@ -7,48 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from dlnmc.studies import (
-    KINDS,
-    Kind,
     StudyError,
     StudyInterrupted,
     checkpoint_dir,
     load_result,
     parse_study,
-    register_kind,
     run_study,
     shipped_studies,
 )
 from dlnmc.studies.kinds import run_entropy_sweep, sv_law_means
-
-SMALL = """
-name = "small"
-description = "a small entropy sweep"
-seed = 7
-kind = "entropy_sweep"
-[grid]
-width = [1, 2, 3]
-depth = [2, 3]
-[settings]
-n_points = 3
-"""
-
-
-def trees_equal(a: xr.DataTree, b: xr.DataTree, ignore=("created",)) -> None:
-    """Every node identical (arrays bit for bit, attrs) except the ignored root attrs."""
-    assert {k: v for k, v in a.attrs.items() if k not in ignore} == {
-        k: v for k, v in b.attrs.items() if k not in ignore
-    }
-    paths_a = sorted(node.path for node in a.subtree)
-    paths_b = sorted(node.path for node in b.subtree)
-    assert paths_a == paths_b
-    for path in paths_a:
-        if path == "/":
-            continue
-        xr.testing.assert_identical(a[path].to_dataset(), b[path].to_dataset())
-
+from tests.studyhelpers import CALLS_ENV, INTERRUPT_ENV, SMALL, trees_equal
 
 # ----------------------------------------------------------------------------- schema
 
@@ -223,40 +193,16 @@ def test_same_seed_gives_bit_identical_results(tmp_path):
         trees_equal(a, c)
 
 
-_CALLS: list[dict] = []
-
-
-def _interrupting_kind(params, settings, ss):
-    """entropy_sweep that raises KeyboardInterrupt at one cell while armed (a test hook)."""
-    _CALLS.append(dict(params))
-    if settings.get("n_points") == 3 and _ARMED and params == {"width": 2, "depth": 3}:
-        raise KeyboardInterrupt
-    return run_entropy_sweep(params, settings, ss)
-
-
-_ARMED = True
-register_kind(
-    Kind(
-        "_test_interrupt",
-        "test kind that raises KeyboardInterrupt once",
-        _interrupting_kind,
-        KINDS["entropy_sweep"].grid,
-        KINDS["entropy_sweep"].settings,
-    )
-)
-
-
-def test_interrupt_then_resume_gives_same_file(tmp_path):
-    global _ARMED
+def test_interrupt_then_resume_gives_same_file(tmp_path, monkeypatch):
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv(CALLS_ENV, str(calls))
     text = SMALL.replace('kind = "entropy_sweep"', 'kind = "_test_interrupt"')
     study = parse_study(text)
     ref = tmp_path / "ref.nc"
-    _ARMED = False
     run_study(study, ref, progress=False)
 
     out = tmp_path / "run.nc"
-    _ARMED = True
-    _CALLS.clear()
+    monkeypatch.setenv(INTERRUPT_ENV, "2,3")
     with pytest.raises(StudyInterrupted) as info:
         run_study(study, out, progress=False)
     assert info.value.n_done == 3 and info.value.n_total == 6
@@ -271,14 +217,14 @@ def test_interrupt_then_resume_gives_same_file(tmp_path):
         run_study(other, out, progress=False)
     assert len(list(ck.glob("*.nc"))) == 3
 
-    _ARMED = False
-    _CALLS.clear()
+    monkeypatch.delenv(INTERRUPT_ENV)
+    calls.unlink()
     run_study(study, out, resume=True, progress=False)
-    assert len(_CALLS) == 3  # only the unfinished cells were computed
+    assert len(calls.read_text().splitlines()) == 3  # only the unfinished cells were computed
     assert not ck.exists()
     trees_equal(load_result(ref), load_result(out))
-    ds_ref = load_result(ref)["results/entropy_sweep"].to_dataset()
-    ds_out = load_result(out)["results/entropy_sweep"].to_dataset()
+    ds_ref = load_result(ref)["results/_test_interrupt"].to_dataset()
+    ds_out = load_result(out)["results/_test_interrupt"].to_dataset()
     np.testing.assert_array_equal(ds_ref["estimate"].values, ds_out["estimate"].values)
 
 
