@@ -38,7 +38,7 @@ def trees_equal(a: xr.DataTree, b: xr.DataTree, ignore=("created",)) -> None:
             xr.testing.assert_identical(a[path].to_dataset(), b[path].to_dataset())
 
 
-def _interrupting_kind(params, settings, ss):
+def _interrupting_kind(params, settings, ss, progress=False):
     """entropy_sweep that raises KeyboardInterrupt at one cell (a test hook, env-driven)."""
     calls = os.environ.get(CALLS_ENV)
     if calls:

@@ -45,3 +45,32 @@ def test_local_cluster_bit_identical_to_in_process(tmp_path):
     assert len(set(who.values())) == 2
     trees_equal(ref, got)
     trees_equal(load_result(tmp_path / "ref.nc"), load_result(tmp_path / "dask.nc"))
+
+
+def test_cli_workers_option_matches_in_process(tmp_path, capsys):
+    """``dlnmc run --workers 2`` (a LocalCluster on loopback) writes the same results."""
+    from dlnmc.cli import main
+
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY)
+    assert (
+        main(["run", str(study), "-o", str(tmp_path / "a.nc"), "--no-progress", "--no-plots"]) == 0
+    )
+    assert (
+        main(
+            [
+                "run",
+                str(study),
+                "-o",
+                str(tmp_path / "b.nc"),
+                "--workers",
+                "2",
+                "--no-progress",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.count("9 cells computed") == 2
+    trees_equal(load_result(tmp_path / "a.nc"), load_result(tmp_path / "b.nc"))

@@ -122,7 +122,8 @@ class Kind:
     ----------
     name, description : str
     run : callable
-        ``run(params, settings, seed_sequence) -> Dataset or (Dataset, DataTree)``.
+        ``run(params, settings, seed_sequence, progress=False) -> Dataset or
+        (Dataset, DataTree)``; ``progress`` asks for a per-cell progress bar.
     grid : mapping of grid key to default values (``None``: required)
     settings : mapping of setting name to :class:`Setting`
     requires : (module, hint) pairs; each module must be importable (checked at
@@ -248,7 +249,10 @@ _SV_SETTINGS = {
 
 # --------------------------------------------------------------------------- entropy sweep
 def run_entropy_sweep(
-    params: Mapping[str, Any], settings: Mapping[str, Any], ss: np.random.SeedSequence
+    params: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    ss: np.random.SeedSequence,
+    progress: bool = False,
 ) -> xr.Dataset:
     """``S`` from Gram determinants of orbit tangent vectors, against the closed form.
 
@@ -310,7 +314,10 @@ register_kind(
 
 # --------------------------------------------------------------------------- orbit volume
 def run_orbit_volume(
-    params: Mapping[str, Any], settings: Mapping[str, Any], ss: np.random.SeedSequence
+    params: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    ss: np.random.SeedSequence,
+    progress: bool = False,
 ) -> xr.Dataset:
     """Monte Carlo ``log vol(O_X)`` by the chart route (issue 3) against ``S``."""
     from dlnmc.estimators import estimate_orbit_volume
@@ -420,7 +427,10 @@ def _sv_check(tree: xr.DataTree, width: int, depth: int, beta: float) -> xr.Data
 
 
 def run_balanced(
-    params: Mapping[str, Any], settings: Mapping[str, Any], ss: np.random.SeedSequence
+    params: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    ss: np.random.SeedSequence,
+    progress: bool = False,
 ) -> tuple[xr.Dataset, xr.DataTree]:
     """Sample the balanced manifold; compare mean singular values with the closed-form law."""
     from dlnmc.balanced import sample_balanced
@@ -436,12 +446,17 @@ def run_balanced(
         n_chains=settings["n_chains"],
         seed=_int_seed(ss),
         target=None if target == 0.0 else target * np.eye(d),
+        progress=progress,
         **kwargs,
     )
     return _sv_check(tree, d, N, beta), tree
 
 
 def _check_sv_law(part: Part) -> None:
+    if any(b <= 0 for b in part.grid["beta"]):
+        raise StudyError(
+            f"part {part.name!r}: beta must be > 0 for sampling, got {part.grid['beta']}"
+        )
     if any(w > 2 for w in part.grid["width"]):
         raise StudyError(
             f"part {part.name!r}: the closed-form singular-value reference is computed by "
@@ -514,7 +529,10 @@ def _mici_problem(width: int, depth: int, beta: float):
 
 
 def run_mici(
-    params: Mapping[str, Any], settings: Mapping[str, Any], ss: np.random.SeedSequence
+    params: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    ss: np.random.SeedSequence,
+    progress: bool = False,
 ) -> tuple[xr.Dataset, xr.DataTree]:
     """mici's constrained HMC on ``M`` (Hausdorff density); mean singular values vs closed form.
 

@@ -14,8 +14,9 @@ _GRID = ("width", "depth", "beta", "target")
 
 def load_result(path: str | Path) -> xr.DataTree:
     """Open a result file written by :func:`dlnmc.run_study` (fully loaded, file closed)."""
-    with xr.open_datatree(path, engine="h5netcdf") as tree:
-        return tree.load()
+    from dlnmc.studies.runner import read_tree
+
+    return read_tree(path)
 
 
 def _fmt(x: float) -> str:

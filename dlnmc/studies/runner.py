@@ -32,6 +32,7 @@ __all__ = [
     "assemble_part",
     "checkpoint_dir",
     "provenance",
+    "read_tree",
     "run_cell",
     "run_study",
     "write_tree_atomic",
@@ -60,8 +61,8 @@ def write_tree_atomic(tree: xr.DataTree, path: str | Path) -> None:
 
     A reader (or a crash) sees either the previous file or the complete new one.
     """
-    try:  # the ensemble module's writer, when present, does the same with more checks
-        from dlnmc.ensemble import save_tree
+    try:  # the storage module's writer (issue 5), when present, does the same and more
+        from dlnmc.storage import save_tree
     except ImportError:
         save_tree = None
     path = Path(path)
@@ -76,7 +77,14 @@ def write_tree_atomic(tree: xr.DataTree, path: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _read_tree(path: Path) -> xr.DataTree:
+def read_tree(path: str | Path) -> xr.DataTree:
+    """Read a file written by :func:`write_tree_atomic` fully into memory (file closed)."""
+    try:
+        from dlnmc.storage import load_tree
+    except ImportError:
+        load_tree = None
+    if load_tree is not None:
+        return load_tree(path)
     with xr.open_datatree(path, engine=_ENGINE) as tree:
         return tree.load()
 
@@ -84,7 +92,7 @@ def _read_tree(path: Path) -> xr.DataTree:
 def run_cell(cell: Cell, progress: bool = False) -> tuple[xr.Dataset, xr.DataTree | None]:
     """Compute one cell: its result Dataset and (for sampling kinds) its ensemble."""
     kind = KINDS[cell.kind]
-    out = kind.run(cell.params, cell.settings, cell.seed_sequence())
+    out = kind.run(cell.params, cell.settings, cell.seed_sequence(), progress=progress)
     ds, tree = out if isinstance(out, tuple) else (out, None)
     return ds, tree
 
@@ -296,7 +304,7 @@ def run_study(
         for cell in cells:
             path = _cell_path(ckdir, cell)
             if path.exists():
-                tree = _read_tree(path)
+                tree = read_tree(path)
                 ens = tree["ensemble"] if "ensemble" in tree.children else None
                 done[cell.key] = (tree.to_dataset(inherit=False), ens)
     pending = [c for c in cells if c.key not in done]
@@ -327,7 +335,7 @@ def run_study(
         if client is None:
             for cell in pending:
                 bar.set_postfix_str(f"{cell.part} {cell.label}", refresh=True)
-                save(cell, run_cell(cell))
+                save(cell, run_cell(cell, progress=not bar.disable))
                 bar.update()
         else:
             for cell, result in _iter_dask(client, pending):
