@@ -33,6 +33,7 @@ from dlnmc.network import (
     phi,
     tangent_basis,
 )
+from dlnmc.studies import StudyError, load_study, run_study
 
 try:
     __version__ = version("dlnmc")
@@ -40,6 +41,7 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0"
 
 __all__ = [
+    "StudyError",
     "__version__",
     "apply_A",
     "apply_A_inv",
@@ -55,6 +57,7 @@ __all__ = [
     "haar_orthogonal",
     "haar_special_orthogonal",
     "horizontal_basis",
+    "load_study",
     "log_D",
     "log_D_pairs",
     "log_det_A",
@@ -65,6 +68,7 @@ __all__ = [
     "orbit_tangent_basis",
     "orbit_tangent_vectors",
     "phi",
+    "run_study",
     "singular_values",
     "so_basis",
     "tangent_basis",
