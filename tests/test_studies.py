@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from dlnmc.studies import (
+    KINDS,
     StudyError,
     StudyInterrupted,
     checkpoint_dir,
@@ -252,3 +254,69 @@ def test_entropy_sv_matches_mpmath_reference_table():
         ref = float(row["S"])
         worst = max(worst, abs(got - ref) / max(abs(ref), 1e-300))
     assert worst < 1e-12
+
+
+# ----------------------------------------------------------------------------- sampling kinds
+
+
+def test_sampling_kinds_validate_their_reference_domain():
+    base = """
+name = "x"
+description = "y"
+seed = 1
+kind = "KIND"
+[grid]
+width = [2]
+depth = [3]
+beta = [1.0]
+"""
+    for kind in ("balanced", "mici_comparison"):
+        if any(importlib.util.find_spec(m) is None for m, _ in KINDS[kind].requires):
+            continue
+        text = base.replace("KIND", kind)
+        parse_study(text)
+        with pytest.raises(StudyError, match="width <= 2"):
+            parse_study(text.replace("width = [2]", "width = [3]"))
+        with pytest.raises(StudyError, match="beta must be > 0"):
+            parse_study(text.replace("beta = [1.0]", "beta = [0.0, 1.0]"))
+    with pytest.raises(StudyError, match="unknown key 'beta'"):
+        parse_study(base.replace("KIND", "entropy_sweep"))
+
+
+def test_orbit_volume_kind_agrees_with_closed_form():
+    pytest.importorskip("dlnmc.estimators")
+    from dlnmc.studies.kinds import run_orbit_volume
+
+    ss = np.random.SeedSequence(5)
+    for d, N in [(2, 3), (3, 2)]:
+        ds = run_orbit_volume(
+            {"width": d, "depth": N},
+            {"n_samples": 1024, "method": "rqmc", "sv_range": [0.25, 4.0]},
+            ss,
+        )
+        assert ds["statistic"].values.tolist() == ["log_volume"]
+        assert abs(float(ds["z_score"].item())) < 4.5
+        assert float(ds["stderr"].item()) > 0
+
+
+def test_balanced_kind_agrees_with_closed_form_law(tmp_path):
+    pytest.importorskip("dlnmc.balanced")
+    text = """
+name = "bal"
+description = "balanced kind test"
+seed = 4
+[output]
+ensembles = true
+[[part]]
+kind = "balanced"
+grid = { width = [1, 2], depth = [2], beta = [1.0] }
+settings = { n_draws = 400, n_chains = 4 }
+"""
+    tree = run_study(parse_study(text), tmp_path / "bal.nc", progress=False)
+    ds = tree["results/balanced"].to_dataset()
+    z = ds["z_score"].values
+    assert np.isfinite(z).sum() == 3  # mean_s1 at width 1; mean_s1, mean_s2 at width 2
+    assert np.nanmax(np.abs(z)) < 4.5
+    assert np.nanmax(ds["rhat"].values) < 1.05
+    ens = load_result(tmp_path / "bal.nc")["ensembles/balanced/width_2_depth_2_beta_1.0_target_0.0"]
+    assert ens["posterior"]["singular_values"].sizes["chain"] == 4
