@@ -202,10 +202,12 @@ def cell_dataset(
     stderr: Any,
     closed_form: Any,
     extra: Mapping[str, tuple[tuple[str, ...], Any]] | None = None,
+    z_score: Any = None,
 ) -> xr.Dataset:
     """The standard result of one cell: estimate, stderr, closed form and z side by side.
 
-    ``z_score = (estimate - closed_form) / stderr``.
+    ``z_score = (estimate - closed_form) / stderr`` unless given (an estimator's
+    own z, e.g. for exact counts with ``stderr = 0``).
     """
     est = np.asarray(estimate, dtype=np.float64).reshape(len(statistic))
     se = np.asarray(stderr, dtype=np.float64).reshape(len(statistic))
@@ -213,6 +215,8 @@ def cell_dataset(
     with np.errstate(divide="ignore", invalid="ignore"):
         # exact agreement (e.g. depth 1, where both sides are (N-1) log c_d) is z = 0
         z = np.where(est == cf, 0.0, (est - cf) / se)
+    if z_score is not None:
+        z = np.asarray(z_score, dtype=np.float64).reshape(len(statistic))
     data = {
         "estimate": (("statistic",), est),
         "stderr": (("statistic",), se),
@@ -334,6 +338,7 @@ def run_orbit_volume(
         res.stderr,
         res.closed_form,
         {"singular_values": (("sv",), s), "n_samples": ((), int(res.n_samples))},
+        z_score=res.z_score,  # the estimator's z: 0 for exact counts equal to rounding
     )
 
 
