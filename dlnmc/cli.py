@@ -6,8 +6,8 @@
     dlnmc --version
 
 Exit status: 0 on success, 2 on bad input (one line on stderr naming the
-problem, nothing written), 130 when interrupted (finished cells are kept;
-rerun with --resume).
+problem, nothing written), 1 when a cell raises and 130 when interrupted
+(in both cases the finished cells are kept; rerun with --resume).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+EXIT_CELL_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -27,6 +28,7 @@ def _err(msg: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from dlnmc.studies import (
+        CellFailed,
         StudyInterrupted,
         format_results,
         load_study,
@@ -63,6 +65,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except StudyInterrupted as exc:
         _err(f"{exc}; resume with: dlnmc run {study_path} -o {out} --resume")
         return EXIT_INTERRUPTED
+    except CellFailed as exc:
+        _err(f"{exc}; after a fix, rerun with: dlnmc run {study_path} -o {out} --resume")
+        return EXIT_CELL_FAILED
     wall = time.perf_counter() - t0
     print()
     print(format_results(tree))

@@ -22,6 +22,7 @@ n_points = 3
 """
 
 INTERRUPT_ENV = "DLNMC_TEST_INTERRUPT_AT"  # e.g. "2,3": raise at width 2, depth 3
+FAIL_ENV = "DLNMC_TEST_FAIL_AT"  # e.g. "2,3": raise RuntimeError there
 CALLS_ENV = "DLNMC_TEST_CALLS_FILE"  # one line appended per computed cell
 
 
@@ -47,6 +48,9 @@ def _interrupting_kind(params, settings, ss, progress=False):
     at = os.environ.get(INTERRUPT_ENV)
     if at and (params["width"], params["depth"]) == tuple(int(x) for x in at.split(",")):
         raise KeyboardInterrupt
+    at = os.environ.get(FAIL_ENV)
+    if at and (params["width"], params["depth"]) == tuple(int(x) for x in at.split(",")):
+        raise RuntimeError("deliberate failure")
     return run_entropy_sweep(params, settings, ss)
 
 

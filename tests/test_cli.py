@@ -11,7 +11,7 @@ import pytest
 import dlnmc
 from dlnmc.cli import main
 from dlnmc.studies import load_result
-from tests.studyhelpers import INTERRUPT_ENV, SMALL
+from tests.studyhelpers import FAIL_ENV, INTERRUPT_ENV, SMALL
 
 GOOD = """
 name = "tiny"
@@ -145,3 +145,16 @@ def test_interrupted_run_exits_nonzero_and_says_how_to_resume(tmp_path, capsys, 
     )
     assert code == 0 and "resuming: 3 of 6 cells" in stdout
     assert out.is_file()
+
+
+def test_failing_cell_exit_1_keeps_finished_cells(tmp_path, capsys, monkeypatch):
+    study = tmp_path / "s.toml"
+    study.write_text(SMALL.replace('kind = "entropy_sweep"', 'kind = "_test_interrupt"'))
+    out = tmp_path / "r.nc"
+    monkeypatch.setenv(FAIL_ENV, "3,2")
+    code, _, err = run_main(["run", str(study), "-o", str(out), "--no-progress"], capsys)
+    assert code == 1
+    assert "cell _test_interrupt width_3_depth_2 failed: RuntimeError: deliberate failure" in err
+    assert "4 finished cells kept" in err and "--resume" in err
+    assert len(list((tmp_path / "r.nc.cells").glob("*.nc"))) == 4
+    assert not out.exists()

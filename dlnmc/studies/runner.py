@@ -28,6 +28,7 @@ from dlnmc.studies.kinds import GRID_ORDER, KINDS
 from dlnmc.studies.schema import Cell, Part, Study, StudyError
 
 __all__ = [
+    "CellFailed",
     "StudyInterrupted",
     "assemble_part",
     "checkpoint_dir",
@@ -40,6 +41,17 @@ __all__ = [
 
 _ENGINE = "h5netcdf"
 _DEPENDENCIES = ("numpy", "scipy", "xarray", "h5netcdf", "arviz", "emcee", "dask", "distributed")
+
+
+class CellFailed(RuntimeError):
+    """A cell raised; every cell finished before it is on disk in ``checkpoints``."""
+
+    def __init__(self, cell: Cell, exc: BaseException, n_done: int, checkpoints: Path):
+        self.cell, self.exc, self.n_done, self.checkpoints = cell, exc, n_done, checkpoints
+        super().__init__(
+            f"cell {cell.part} {cell.label} failed: {type(exc).__name__}: {exc} "
+            f"({n_done} finished cells kept in {checkpoints})"
+        )
 
 
 class StudyInterrupted(RuntimeError):
@@ -231,7 +243,9 @@ def _make_client(scheduler: str | None, workers: int | None):
     return Client(cluster), cluster
 
 
-def _iter_dask(client: Any, cells: list[Cell]) -> Iterable[tuple[Cell, tuple]]:
+def _iter_dask(
+    client: Any, cells: list[Cell], done: dict, ckdir: Path
+) -> Iterable[tuple[Cell, tuple]]:
     from distributed import as_completed
 
     futures = {}
@@ -240,7 +254,12 @@ def _iter_dask(client: Any, cells: list[Cell]) -> Iterable[tuple[Cell, tuple]]:
         futures[fut.key] = (fut, cell)
     try:
         for fut in as_completed([f for f, _ in futures.values()]):
-            yield futures[fut.key][1], fut.result()
+            cell = futures[fut.key][1]
+            try:
+                result = fut.result()
+            except Exception as exc:
+                raise CellFailed(cell, exc, len(done), ckdir) from exc
+            yield cell, result
     finally:
         client.cancel([f for f, _ in futures.values()])
 
@@ -335,10 +354,14 @@ def run_study(
         if client is None:
             for cell in pending:
                 bar.set_postfix_str(f"{cell.part} {cell.label}", refresh=True)
-                save(cell, run_cell(cell, progress=not bar.disable))
+                try:
+                    result = run_cell(cell, progress=not bar.disable)
+                except Exception as exc:
+                    raise CellFailed(cell, exc, len(done), ckdir) from exc
+                save(cell, result)
                 bar.update()
         else:
-            for cell, result in _iter_dask(client, pending):
+            for cell, result in _iter_dask(client, pending, done, ckdir):
                 bar.set_postfix_str(f"{cell.part} {cell.label}", refresh=False)
                 save(cell, result)
                 bar.update()
