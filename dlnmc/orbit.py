@@ -40,7 +40,15 @@ def orbit_base_point(s_or_X: ArrayLike, depth: int) -> NDArray[np.float64]:
         Balanced, ``phi(W0) = X``; every point of ``O_X`` is ``U . W0`` for one
         ``U in O_d^{N-1}``.
     """
-    return balanced_factorization(_as_end_to_end(s_or_X), check_depth(depth))
+    N = check_depth(depth)
+    a = np.asarray(s_or_X, dtype=np.float64)
+    if a.ndim == 1:
+        # X = diag(s): W_p = diag(s)^{1/N} for every p, in log space so that singular
+        # values from 1e-300 to 1e300 need no SVD and do not overflow.
+        s = check_singular_values(a, "s")
+        lam = np.exp(np.log(s) / N)
+        return np.broadcast_to(np.diag(lam), (N, s.size, s.size)).copy()
+    return balanced_factorization(_as_end_to_end(a), N)
 
 
 def sample_orbit(
