@@ -65,8 +65,8 @@ def so_basis(d: int) -> NDArray[np.float64]:
 
 #: Up to this width Haar samples come from batched Gram-Schmidt (numpy vector ops over
 #: the batch); above it from LAPACK QR, whose per-matrix cost wins once d^3 dominates.
-#: Crossover measured by benchmarks/bench_haar.py.
-GRAM_SCHMIDT_MAX_WIDTH = 24
+#: Crossover (between 16 and 24 here) measured by benchmarks/bench_haar.py.
+GRAM_SCHMIDT_MAX_WIDTH = 20
 
 
 def _haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
