@@ -473,7 +473,10 @@ def orbit_volume_table(
     widths = [check_width(w) for w in widths]
     depths = [check_depth(n) for n in depths]
     method = _check_method(method)
-    root = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+    if seed is None:  # fresh entropy, cut to 63 bits so the attribute fits netCDF's int64
+        root = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    else:
+        root = int(seed)
     if root < 0:
         raise ValueError(f"seed must be non-negative, got {root}")
     shape = (len(widths), len(depths))

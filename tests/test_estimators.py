@@ -249,3 +249,26 @@ def test_table_given_singular_values():
         orbit_volume_table([3], [2], singular_values={2: [1.0, 2.0]})
     with pytest.raises(ValueError, match="shape"):
         orbit_volume_table([3], [2], singular_values=lambda w: np.ones(w + 1))
+
+
+def test_table_without_seed_records_it():
+    ds = orbit_volume_table([2], [3], n_samples=2**8, seed=None)
+    again = orbit_volume_table([2], [3], n_samples=2**8, seed=ds.attrs["seed"])
+    np.testing.assert_array_equal(ds.log_volume_mc.values, again.log_volume_mc.values)
+
+
+def test_default_sample_sizes_grow_with_dimension():
+    from dlnmc.estimators import default_n_samples
+
+    sizes = [default_n_samples(k) for k in (1, 6, 12, 13, 18, 19, 24, 100)]
+    assert sizes == sorted(sizes)
+    assert estimate_orbit_volume([2.0, 1.0, 0.5], 2, seed=0).n_samples == default_n_samples(3)
+
+
+def test_table_saves_to_netcdf(tmp_path):
+    ds = orbit_volume_table([1, 2], [2], n_samples=2**8, seed=None)
+    path = tmp_path / "orbit.nc"
+    ds.to_netcdf(path, engine="h5netcdf")
+    back = xr.open_dataset(path, engine="h5netcdf")
+    xr.testing.assert_identical(back.load(), ds)
+    back.close()
