@@ -35,3 +35,29 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def paired_times(
+    fa: Callable[[], object], fb: Callable[[], object], repeats: int
+) -> tuple[float, float, float]:
+    """Interleaved timing of two callables on a shared, noisy machine.
+
+    Returns
+    -------
+    (median time of fa, median time of fb, median of the per-round ratios tb / ta)
+        Each round times ``fa`` then ``fb`` back to back, so load changes between
+        rounds hit both; the median ratio is the robust speed-up.
+    """
+    fa()
+    fb()
+    ta, tb = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fa()
+        t1 = time.perf_counter()
+        fb()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    ratios = [b / a for a, b in zip(ta, tb, strict=True)]
+    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
