@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import xarray as xr
 
@@ -24,6 +25,7 @@ n_points = 3
 INTERRUPT_ENV = "DLNMC_TEST_INTERRUPT_AT"  # e.g. "2,3": raise at width 2, depth 3
 FAIL_ENV = "DLNMC_TEST_FAIL_AT"  # e.g. "2,3": raise RuntimeError there
 CALLS_ENV = "DLNMC_TEST_CALLS_FILE"  # one line appended per computed cell
+SLEEP_ENV = "DLNMC_TEST_SLEEP"  # seconds to sleep in each cell (to interrupt a subprocess)
 
 
 def trees_equal(a: xr.DataTree, b: xr.DataTree, ignore=("created",)) -> None:
@@ -45,6 +47,8 @@ def _interrupting_kind(params, settings, ss, progress=False):
     if calls:
         with open(calls, "a") as f:
             f.write(f"{params}\n")
+    if os.environ.get(SLEEP_ENV):
+        time.sleep(float(os.environ[SLEEP_ENV]))
     at = os.environ.get(INTERRUPT_ENV)
     if at and (params["width"], params["depth"]) == tuple(int(x) for x in at.split(",")):
         raise KeyboardInterrupt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import dlnmc
 from dlnmc.cli import main
 from dlnmc.studies import load_result
-from tests.studyhelpers import FAIL_ENV, INTERRUPT_ENV, SMALL
+from tests.studyhelpers import FAIL_ENV, INTERRUPT_ENV, SLEEP_ENV, SMALL
 
 GOOD = """
 name = "tiny"
@@ -158,3 +159,55 @@ def test_failing_cell_exit_1_keeps_finished_cells(tmp_path, capsys, monkeypatch)
     assert "4 finished cells kept" in err and "--resume" in err
     assert len(list((tmp_path / "r.nc.cells").glob("*.nc"))) == 4
     assert not out.exists()
+
+
+def test_sigint_subprocess_then_resume(tmp_path):
+    """A real Ctrl-C (SIGINT) mid-run: exit 130, finished cells kept, resume = uninterrupted."""
+    import signal
+    import time
+
+    from tests.studyhelpers import trees_equal
+
+    text = SMALL.replace('kind = "entropy_sweep"', 'kind = "_test_interrupt"').replace(
+        "depth = [2, 3]", "depth = [2, 3, 4, 5]"
+    )
+    study = tmp_path / "s.toml"
+    study.write_text(text)
+    out = tmp_path / "r.nc"
+    root = Path(__file__).resolve().parents[1]
+    # the test kind sleeps 0.3 s per cell, so the signal lands mid-run
+    code = (
+        "import sys, tests.studyhelpers; from dlnmc.cli import main; "
+        f"sys.exit(main(['run', {str(study)!r}, '-o', {str(out)!r}, '--no-plots'] + sys.argv[1:]))"
+    )
+    cmd = [sys.executable, "-c", code]
+    env = {**os.environ, SLEEP_ENV: "0.3"}
+    proc = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    ck = tmp_path / "r.nc.cells"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ck.is_dir() and len(list(ck.glob("*.nc"))) >= 2:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    n_kept = len(list(ck.glob("*.nc")))
+    assert 2 <= n_kept < 12  # stopped mid-run, finished cells kept
+    assert "--resume" in err
+    assert not out.exists()
+    assert not list(ck.glob(".*"))  # no temporary files left behind
+
+    done = subprocess.run(
+        [*cmd, "--resume"], cwd=root, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"resuming: {n_kept} of 12 cells" in done.stdout  # 3 widths x 4 depths
+    ref = tmp_path / "ref.nc"
+    from dlnmc.studies import parse_study, run_study
+
+    run_study(parse_study(text), ref, progress=False)
+    trees_equal(load_result(ref), load_result(out))
