@@ -5,7 +5,8 @@ With Dyson index ``b = 1, 2, 4`` and ``D_ij`` of MATH.md section 3
 
     S_b(X)   = (N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii
     rho_b(X) = vol(G_d)^(N-1) prod_i D_ii^(-1/2) prod_{i<j} D_ij^(-b/2)
-    singular values: exp(-beta E) prod_i s_i^(b-1) D_ii^(-1/2) prod_{i<j} |s_i^2 - s_j^2|^b D_ij^(-b alpha)
+    singular values: exp(-beta E) prod_i s_i^(b-1) D_ii^(-1/2)
+                     * prod_{i<j} |s_i^2 - s_j^2|^b D_ij^(-b alpha)
 
 (``alpha = 1/2`` in theory). ``vol(G_d)`` is :func:`log_group_volume_field`
 (derivation in ``docs/fields.md``). ``b = 1`` reproduces :mod:`dlnmc.entropy`.

@@ -31,7 +31,7 @@ from scipy.special import betaincinv, gammaln
 from scipy.stats import qmc
 
 from dlnmc._validation import check_width
-from dlnmc.fields import check_field, dyson_index, from_components, group_dimension, realify
+from dlnmc.fields import check_field, dyson_index, from_components, realify
 from dlnmc.groups_fields import log_group_volume_field
 
 __all__ = ["GroupVolumeEstimate", "chart_box", "estimate_group_volume", "group_chart"]
@@ -207,7 +207,7 @@ def estimate_group_volume(
     n_replicates: int = 16,
     seed: int | None = 0,
     *,
-    mix: float = 0.5,
+    mix: float = 0.1,
     step: float = 1e-5,
 ) -> GroupVolumeEstimate:
     """Randomized quasi-Monte Carlo estimate of ``vol(G_d)`` through :func:`group_chart`.

@@ -30,7 +30,10 @@ __all__ = ["apply_A_field", "apply_A_inv_field", "g_N_field"]
 
 
 def _hermitian_power(H: NDArray, power: float) -> NDArray:
-    """``H^power`` for Hermitian positive definite ``H`` (basis-independent, so it stays in chi(H))."""
+    """``H^power`` for Hermitian positive definite ``H``.
+
+    Basis-independent, so for ``H = chi(.)`` it stays in the image of ``chi``.
+    """
     lam, Q = np.linalg.eigh(H)
     return (Q * lam[..., None, :] ** power) @ conj_transpose(Q)
 

@@ -132,7 +132,7 @@ def balanced_factorization_field(
 
 
 def balancedness_residual_field(W: ArrayLike, field: str) -> NDArray:
-    """``W_{p+1}^* W_{p+1} - W_p W_p^*``, shape ``(..., N-1, n, n)``; zero on the balanced variety."""
+    """``W_{p+1}^* W_{p+1} - W_p W_p^*``, shape ``(..., N-1, n, n)``; zero when balanced."""
     W = _layers(W, field)
     Wh = conj_transpose(W)
     return Wh[..., 1:, :, :] @ W[..., 1:, :, :] - W[..., :-1, :, :] @ Wh[..., :-1, :, :]
@@ -195,7 +195,12 @@ def _orthonormal_columns(A: NDArray[np.float64], rank: int) -> NDArray[np.float6
 
 
 def orbit_tangent_basis_field(W: ArrayLike, field: str) -> NDArray[np.float64]:
-    """Orthonormal basis (columns) of the realified orbit tangent space, ``(..., b N d^2, (N-1) dim G_d)``."""
+    """Orthonormal basis (columns) of the realified orbit tangent space.
+
+    Returns
+    -------
+    ndarray, shape (..., b N d^2, (N-1) dim G_d)
+    """
     T = realify(orbit_tangent_vectors_field(W, field), field, n_axes=3)
     return _orthonormal_columns(np.swapaxes(T, -1, -2), T.shape[-2])
 
@@ -208,7 +213,10 @@ def _ambient_basis(N: int, d: int, field: str) -> NDArray:
 
 
 def _hermitian_coordinates(Hm: NDArray, field: str) -> NDArray[np.float64]:
-    """Independent real coordinates of Hermitian matrices: real diagonal, then upper-triangle components."""
+    """Independent real coordinates of Hermitian matrices.
+
+    Real diagonal, then all components of the upper triangle.
+    """
     c = to_components(Hm, field)  # (..., d, d, b)
     d = c.shape[-2]
     idx = np.arange(d)
@@ -266,7 +274,12 @@ def tangent_basis_field(W: ArrayLike, field: str) -> NDArray[np.float64]:
 
 
 def horizontal_basis_field(W: ArrayLike, field: str) -> NDArray[np.float64]:
-    """Orthonormal basis of the horizontal space (``T_W M_b`` minus orbit directions), ``(..., b N d^2, b d^2)``."""
+    """Orthonormal basis of the horizontal space: ``T_W M_b`` minus orbit directions.
+
+    Returns
+    -------
+    ndarray, shape (..., b N d^2, b d^2)
+    """
     T = tangent_basis_field(W, field)
     O = orbit_tangent_basis_field(W, field)
     P = T - O @ (np.swapaxes(O, -1, -2) @ T)
@@ -287,11 +300,11 @@ def dphi_field(W: ArrayLike, Z: ArrayLike, field: str) -> NDArray:
     W = _layers(W, field)
     Z = np.asarray(Z, dtype=W.dtype)
     N, n = W.shape[-3], W.shape[-1]
-    eye = np.broadcast_to(np.eye(n, dtype=W.dtype), W.shape[:-3] + (n, n))
+    eye = np.broadcast_to(np.eye(n, dtype=W.dtype), (*W.shape[:-3], n, n))
     right = [eye]  # right[p] = W_p ... W_1 (0-based: layers 0..p-1)
     for p in range(N - 1):
         right.append(W[..., p, :, :] @ right[-1])
-    out = np.zeros(np.broadcast_shapes(Z.shape[:-3], W.shape[:-3]) + (n, n), dtype=W.dtype)
+    out = np.zeros((*np.broadcast_shapes(Z.shape[:-3], W.shape[:-3]), n, n), dtype=W.dtype)
     left = eye
     for p in range(N - 1, -1, -1):  # left = W_N ... W_{p+2} (0-based layers p+1..N-1)
         out = out + left @ Z[..., p, :, :] @ right[p]
