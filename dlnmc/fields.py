@@ -377,7 +377,8 @@ def svd_field(X: ArrayLike, field: str) -> tuple[NDArray, NDArray[np.float64], N
     cluster least explained by the columns already chosen (and their images
     under the quaternionic structure ``K``), complete it by ``K``, and set
     ``v = chi(X)^* u / s``. This stays correct when quaternionic singular
-    values repeat.
+    values repeat (values within ``1e-9 * s_max`` of each other are treated
+    as one cluster; the reconstruction error is then of that order).
 
     Returns
     -------
