@@ -26,14 +26,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaincinv, gammaln
 
-from dlnmc._validation import check_width
-from dlnmc.fields import check_field, dyson_index, from_components, realify
+from dlnmc._validation import check_depth, check_singular_values, check_width
+from dlnmc.fields import check_field, diag_embed, dyson_index, from_components, realify
 from dlnmc.groups_fields import log_group_volume_field
 
-__all__ = ["GroupVolumeEstimate", "chart_box", "estimate_group_volume", "group_chart"]
+__all__ = [
+    "ChartVolumeEstimate",
+    "chart_box",
+    "estimate_group_volume",
+    "estimate_orbit_volume_field",
+    "group_chart",
+]
 
 
 def chart_box(d: int, field: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -119,8 +125,8 @@ def group_chart(theta: NDArray[np.float64], d: int, field: str) -> NDArray:
 
 
 @dataclass(frozen=True)
-class GroupVolumeEstimate:
-    """Chart Monte Carlo estimate of ``vol(G_d)``.
+class ChartVolumeEstimate:
+    """Chart Monte Carlo estimate of a volume (of ``G_d`` or of an orbit ``O_X``).
 
     Attributes
     ----------
@@ -129,7 +135,7 @@ class GroupVolumeEstimate:
     stderr : float
         Standard error of ``log_volume`` (delta method from the replicates).
     closed_form : float
-        :func:`dlnmc.groups_fields.log_group_volume_field`.
+        The closed form it is held against (``log vol(G_d)`` or ``S_b(X)``).
     z_score : float
         ``(log_volume - closed_form) / stderr``.
     n_points : int
@@ -154,6 +160,48 @@ def _volume_density(theta: NDArray[np.float64], d: int, field: str, h: float) ->
     J = (emb[:, :m, :] - emb[:, m:, :]) / (2.0 * h)  # rows: partial derivatives
     # QR of J^T is better conditioned than det(J J^T) near the chart's singular set.
     R = np.linalg.qr(np.swapaxes(J, -1, -2), mode="r")
+    return np.abs(np.diagonal(R, axis1=-2, axis2=-1)).prod(axis=-1)
+
+
+def _chart_with_derivative(theta: NDArray[np.float64], d: int, field: str, h: float):
+    """``g(theta)`` and ``dg/dtheta_k`` (central differences), shapes (P, n, n), (P, m, n, n)."""
+    m = theta.shape[-1]
+    steps = h * np.eye(m)
+    pts = np.concatenate(
+        [theta[:, None, :] + steps, theta[:, None, :] - steps, theta[:, None, :]], axis=1
+    )
+    g = group_chart(pts, d, field)
+    return g[:, 2 * m], (g[:, :m] - g[:, m : 2 * m]) / (2.0 * h)
+
+
+def _orbit_density(
+    theta: NDArray[np.float64], W0: NDArray, d: int, field: str, h: float
+) -> NDArray[np.float64]:
+    """``sqrt(det J^T J)`` of ``theta -> g(theta) . W0`` in ``R^{b N d^2}``.
+
+    ``g = (g_1..g_{N-1})``, each from :func:`group_chart` on its block of
+    ``theta``; the chain rule through the (bilinear) gauge action is exact,
+    only the chart is differentiated numerically.
+    """
+    N, n = W0.shape[-3], W0.shape[-1]
+    m = theta.shape[-1] // (N - 1)
+    P = theta.shape[0]
+    gs, dgs = zip(
+        *(_chart_with_derivative(theta[:, q * m : (q + 1) * m], d, field, h) for q in range(N - 1)),
+        strict=True,
+    )
+    eye = np.broadcast_to(np.eye(n, dtype=np.complex128), (P, n, n))
+    frames = [eye, *gs, eye]  # U_0 = U_N = I
+    J = np.zeros((P, (N - 1) * m, N, n, n), dtype=np.complex128)
+    for q in range(1, N):  # factor q moves layers q (left) and q+1 (right), 1-based
+        cols = slice((q - 1) * m, q * m)
+        dg = dgs[q - 1]  # (P, m, n, n)
+        left = W0[q - 1] @ np.swapaxes(frames[q - 1].conj(), -1, -2)  # W_q U_{q-1}^*
+        J[:, cols, q - 1] = dg @ left[:, None]
+        right = frames[q + 1] @ W0[q]  # U_{q+1} W_{q+1}
+        J[:, cols, q] = right[:, None] @ np.swapaxes(dg.conj(), -1, -2)
+    Jr = realify(J, field, n_axes=3)  # (P, (N-1) m, b N d^2)
+    R = np.linalg.qr(np.swapaxes(Jr, -1, -2), mode="r")
     return np.abs(np.diagonal(R, axis1=-2, axis2=-1)).prod(axis=-1)
 
 
@@ -208,7 +256,7 @@ def estimate_group_volume(
     *,
     mix: float = 0.1,
     step: float = 1e-5,
-) -> GroupVolumeEstimate:
+) -> ChartVolumeEstimate:
     """Randomized quasi-Monte Carlo estimate of ``vol(G_d)`` through :func:`group_chart`.
 
     ``vol = E_q[sqrt(det J^T J) / q(theta)]`` over the chart's box, with scrambled
@@ -233,7 +281,7 @@ def estimate_group_volume(
 
     Returns
     -------
-    GroupVolumeEstimate
+    ChartVolumeEstimate
     """
     lo, _ = chart_box(d, field)
     if n_replicates < 2:
@@ -256,7 +304,85 @@ def estimate_group_volume(
     log_vol = float(np.log(mean))
     stderr = float(se / mean)
     closed = log_group_volume_field(d, field)
-    return GroupVolumeEstimate(
+    return ChartVolumeEstimate(
+        log_volume=log_vol,
+        stderr=stderr,
+        closed_form=closed,
+        z_score=(log_vol - closed) / stderr,
+        n_points=n_points,
+        n_replicates=n_replicates,
+    )
+
+
+def estimate_orbit_volume_field(
+    s: ArrayLike,
+    depth: int,
+    field: str,
+    n_points: int = 1024,
+    n_replicates: int = 16,
+    seed: int | None = 0,
+    *,
+    mix: float = 0.1,
+    step: float = 1e-5,
+) -> ChartVolumeEstimate:
+    """Chart Monte Carlo of ``vol(O_X)`` over ``C`` or ``H`` (MATH.md 7.1 and 8).
+
+    The orbit of a balanced ``W0`` with singular values ``s`` is parametrized
+    by ``theta -> (g_1(theta_1), ..., g_{N-1}(theta_{N-1})) . W0`` with the chart
+    :func:`group_chart` in every factor (``G_d`` is connected for ``U_d``,
+    ``Sp_d``: one component). ``vol(O_X) = int sqrt(det J^T J)`` over the box,
+    ``J`` the derivative of the embedding into ``R^{b N d^2}``; estimated as in
+    :func:`estimate_group_volume`. Neither ``vol(G_d)`` nor the closed form is
+    used; ``closed_form`` is ``S_b`` of :func:`dlnmc.entropy_fields.entropy_sv_field`.
+
+    Parameters
+    ----------
+    s : array_like, shape (d,)
+        Singular values of ``X`` over ``F``.
+    depth : int
+        ``N >= 2``.
+    field : ``"complex"`` or ``"quaternion"``
+    n_points, n_replicates, seed, mix, step
+        As in :func:`estimate_group_volume`.
+
+    Returns
+    -------
+    ChartVolumeEstimate
+    """
+    from scipy.stats import qmc  # deferred: scipy.stats is slow to import
+
+    from dlnmc.entropy_fields import entropy_sv_field
+    from dlnmc.network_fields import balanced_factorization_field
+
+    s = check_singular_values(s)
+    if s.ndim != 1:
+        raise ValueError(f"s must have shape (d,), got {s.shape}")
+    N = check_depth(depth)
+    if N < 2:
+        raise ValueError("depth must be >= 2: for N = 1 the orbit is a point")
+    d = s.size
+    lo, _hi = chart_box(d, field)
+    if n_replicates < 2:
+        raise ValueError(f"n_replicates must be >= 2 to estimate an error, got {n_replicates}")
+    if n_points < 1 or n_points & (n_points - 1):
+        raise ValueError(f"n_points must be a power of 2 (Sobol balance), got {n_points}")
+    if not 0.0 < mix <= 1.0:
+        raise ValueError(f"mix must be in (0, 1], got {mix!r}")
+    W0 = balanced_factorization_field(diag_embed(s, field), N, field)
+    m = lo.size
+    seeds = np.random.SeedSequence(seed).spawn(n_replicates)
+    means = np.empty(n_replicates)
+    for r, ss in enumerate(seeds):
+        u = qmc.Sobol((N - 1) * m, scramble=True, seed=np.random.default_rng(ss)).random(n_points)
+        blocks = [_proposal(u[:, q * m : (q + 1) * m], d, field, mix) for q in range(N - 1)]
+        theta = np.concatenate([t for t, _ in blocks], axis=-1)
+        log_q = sum(lq for _, lq in blocks)
+        means[r] = (_orbit_density(theta, W0, d, field, step) * np.exp(-log_q)).mean()
+    mean = means.mean()
+    stderr = float(means.std(ddof=1) / np.sqrt(n_replicates) / mean)
+    log_vol = float(np.log(mean))
+    closed = float(entropy_sv_field(s, N, field))
+    return ChartVolumeEstimate(
         log_volume=log_vol,
         stderr=stderr,
         closed_form=closed,

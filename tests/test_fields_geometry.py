@@ -214,3 +214,20 @@ def test_log_sv_density_alpha_moves_only_the_D_exponent():
             s, N, 1.0, field
         )
         assert diff[0] == pytest.approx(-b * (0.3 - 0.5) * off)
+
+
+@pytest.mark.parametrize("field", ["complex", "quaternion"])
+@pytest.mark.parametrize(
+    ("s", "N"), [((2.0, 0.5), 2), ((2.0, 0.5), 3), ((2.0, 1.0, 0.4), 2), ((2.0, 1.0, 0.4), 3)]
+)
+def test_chart_monte_carlo_confirms_orbit_volume(field, s, N):
+    """vol(O_X) from the embedding of G_d^{N-1} . W0 (no vol(G_d), no closed form), |z| < 4.5."""
+    from dlnmc.group_charts import estimate_orbit_volume_field
+
+    est = estimate_orbit_volume_field(s, N, field, 512, 16, seed=len(s) + 10 * N)
+    print(
+        f"{field} d={len(s)} N={N}: log vol MC {est.log_volume:.5f} +- {est.stderr:.1e}, "
+        f"S_b {est.closed_form:.5f}, z {est.z_score:+.2f}"
+    )
+    assert est.stderr < 0.03  # power: a factor sqrt(2) in vol(G_d) is 0.35 in log
+    assert abs(est.z_score) < Z_MAX
