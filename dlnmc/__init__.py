@@ -27,7 +27,7 @@ from dlnmc.entropy_fields import (
     log_sv_density_field,
 )
 from dlnmc.fields import dyson_index, singular_values_field, svd_field
-from dlnmc.group_charts import estimate_group_volume
+from dlnmc.group_charts import estimate_group_volume, estimate_orbit_volume_field
 from dlnmc.groups import haar_orthogonal, haar_special_orthogonal, log_group_volume, so_basis
 from dlnmc.groups_fields import haar_field, haar_symplectic, haar_unitary
 from dlnmc.metric import apply_A, apply_A_inv, g_N, log_det_A
@@ -65,6 +65,7 @@ __all__ = [
     "entropy_sv",
     "entropy_sv_field",
     "estimate_group_volume",
+    "estimate_orbit_volume_field",
     "g_N",
     "gauge_action",
     "haar_field",
