@@ -88,9 +88,13 @@ def group_chart(theta: NDArray[np.float64], d: int, field: str) -> NDArray:
     ndarray, complex128, shape (..., n, n)
         Stored group elements.
     """
-    chart_box(d, field)  # validates
+    lo, _ = chart_box(d, field)  # validates d and field
     b = dyson_index(field)
     theta = np.asarray(theta, dtype=np.float64)
+    if theta.ndim < 1 or theta.shape[-1] != lo.size:
+        raise ValueError(
+            f"theta must have shape (..., {lo.size}) for {field} d={d}, got {theta.shape}"
+        )
     batch = theta.shape[:-1]
     r = 2 if field == "quaternion" else 1  # stored size of one F-entry
     # Build from the smallest factor outwards: g_1 = unit of F, then g_2, ...
@@ -153,11 +157,8 @@ class ChartVolumeEstimate:
 
 def _volume_density(theta: NDArray[np.float64], d: int, field: str, h: float) -> NDArray:
     """``sqrt(det J^T J)`` at each point, ``J`` by central differences of the embedding."""
-    m = theta.shape[-1]
-    steps = h * np.eye(m)
-    pts = np.concatenate([theta[:, None, :] + steps, theta[:, None, :] - steps], axis=1)
-    emb = realify(group_chart(pts, d, field), field)  # (n_pts, 2m, b d^2)
-    J = (emb[:, :m, :] - emb[:, m:, :]) / (2.0 * h)  # rows: partial derivatives
+    _, dg = _chart_with_derivative(theta, d, field, h)
+    J = realify(dg, field)  # (n_pts, m, b d^2): rows are partial derivatives
     # QR of J^T is better conditioned than det(J J^T) near the chart's singular set.
     R = np.linalg.qr(np.swapaxes(J, -1, -2), mode="r")
     return np.abs(np.diagonal(R, axis1=-2, axis2=-1)).prod(axis=-1)
