@@ -104,15 +104,43 @@ def _plot_z_fallback(tree: xr.DataTree, path: Path) -> None:
     plt.close(fig)
 
 
+def _all_z(tree: xr.DataTree) -> xr.DataArray:
+    """Every finite z-score of a study as one DataArray over ``check`` (labelled by cell)."""
+    labels, values = [], []
+    for part, node in tree["results"].children.items():
+        z = node.to_dataset()["z_score"]
+        keys = list(z.dims)
+        flat = z.stack(check=keys)
+        for k in range(flat.sizes["check"]):
+            v = float(flat.values[k])
+            if not np.isfinite(v):
+                continue
+            idx = flat["check"].values[k]
+            idx = idx if isinstance(idx, tuple) else (idx,)
+            words = [part]
+            words += [f"{d[0]}={x}" for d, x in zip(keys, idx, strict=True) if d != "statistic"]
+            words += [str(x) for d, x in zip(keys, idx, strict=True) if d == "statistic"]
+            labels.append(" ".join(words))
+            values.append(v)
+    return xr.DataArray(
+        np.asarray(values), dims=("check",), coords={"check": labels}, name="z_score"
+    )
+
+
 def plot_result(tree: xr.DataTree, result_path: str | Path) -> list[Path]:
     """Write PNGs next to ``result_path``; returns their paths.
 
-    Uses :mod:`dlnmc.plots` when present (orbit volumes, singular-value
-    histograms, z-scores), else a z-score summary only.
+    With :mod:`dlnmc.plots`: the orbit-volume figure for each ``orbit_volume``
+    part, singular-value histograms against the closed-form law for each kept
+    ensemble, and a z-score summary of the whole study. Without it, the
+    z-score summary only. A failing figure is reported and skipped: the
+    result file is already written.
     """
+    import warnings
+
     result_path = Path(result_path)
     stem = result_path.with_suffix("")
-    written = []
+    written: list[Path] = []
     try:
         from dlnmc import plots
     except ImportError:
@@ -121,38 +149,34 @@ def plot_result(tree: xr.DataTree, result_path: str | Path) -> list[Path]:
         p = Path(f"{stem}_z_scores.png")
         _plot_z_fallback(tree, p)
         return [p]
+
+    def attempt(fn, *args, **kwargs) -> None:
+        try:
+            written.append(Path(fn(*args, **kwargs)))
+        except Exception as exc:
+            warnings.warn(f"figure {args[1]} skipped: {type(exc).__name__}: {exc}", stacklevel=2)
+
     for part, node in tree["results"].children.items():
         ds = node.to_dataset()
         if ds.attrs.get("kind") == "orbit_volume":
-            p = Path(f"{stem}_{part}_orbit_volumes.png")
-            plots.plot_orbit_volumes(ds, p)
-            written.append(p)
+            table = ds.sel(statistic="log_volume").rename(estimate="log_volume_mc")
+            table = table[["log_volume_mc", "stderr", "closed_form", "z_score"]]
+            attempt(plots.plot_orbit_volumes, table, Path(f"{stem}_{part}_orbit_volumes.png"))
     if "ensembles" in tree.children:
         for part, node in tree["ensembles"].children.items():
-            ds = tree["results"][part].to_dataset()
             for label, ens in node.children.items():
-                p = Path(f"{stem}_{part}_{label}_sv_histograms.png")
-                plots.plot_sv_histograms(
+                depth = ens.attrs.get("depth", _label_value(label, "depth"))
+                beta = ens.attrs.get("beta", _label_value(label, "beta"))
+                attempt(
+                    plots.plot_sv_histograms,
                     ens,
-                    p,
-                    depth=int(ens.attrs.get("depth", _label_value(label, "depth"))),
-                    beta=float(ens.attrs.get("beta", _label_value(label, "beta"))),
+                    Path(f"{stem}_{part}_{label}_sv_histograms.png"),
+                    depth=int(depth),
+                    beta=float(beta),
                 )
-                written.append(p)
-                del ds
-                break
     p = Path(f"{stem}_z_scores.png")
     try:
-        merged = xr.concat(
-            [
-                n.to_dataset()[["z_score"]]
-                .stack(check=[d for d in n.to_dataset()["z_score"].dims])
-                .reset_index("check", drop=True)
-                for n in tree["results"].children.values()
-            ],
-            dim="check",
-        )
-        plots.plot_z_scores(merged, p)
+        plots.plot_z_scores(_all_z(tree), p)
     except Exception:
         _plot_z_fallback(tree, p)
     written.append(p)
