@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `dlnmc report r.nc | head`: not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        sys.stdout = open(os.devnull, "w")  # silence the flush at exit
         return 0
 
 
