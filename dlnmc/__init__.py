@@ -8,6 +8,7 @@ Conventions are those of MATH.md (shipped as ``docs/MATH.md``).
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dlnmc.ensemble import DEFAULT_DIMS, build_tree, diagnostics, provenance_attrs
 from dlnmc.entropy import (
     entropy,
     entropy_sv,
@@ -33,6 +34,7 @@ from dlnmc.network import (
     phi,
     tangent_basis,
 )
+from dlnmc.storage import EnsembleWriter, load_tree, save_tree
 
 try:
     __version__ = version("dlnmc")
@@ -40,13 +42,17 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_DIMS",
+    "EnsembleWriter",
     "__version__",
     "apply_A",
     "apply_A_inv",
     "balanced_dimension",
     "balanced_factorization",
     "balancedness_residual",
+    "build_tree",
     "constraint_jacobian",
+    "diagnostics",
     "end_to_end",
     "entropy",
     "entropy_sv",
@@ -55,6 +61,7 @@ __all__ = [
     "haar_orthogonal",
     "haar_special_orthogonal",
     "horizontal_basis",
+    "load_tree",
     "log_D",
     "log_D_pairs",
     "log_det_A",
@@ -65,6 +72,8 @@ __all__ = [
     "orbit_tangent_basis",
     "orbit_tangent_vectors",
     "phi",
+    "provenance_attrs",
+    "save_tree",
     "singular_values",
     "so_basis",
     "tangent_basis",
