@@ -8,6 +8,7 @@ Conventions are those of MATH.md (shipped as ``docs/MATH.md``).
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dlnmc.charts import EulerChart, euler_chart
 from dlnmc.ensemble import DEFAULT_DIMS, build_tree, diagnostics, provenance_attrs
 from dlnmc.entropy import (
     entropy,
@@ -18,6 +19,13 @@ from dlnmc.entropy import (
     log_rho_sv,
     log_sv_density,
     singular_values,
+)
+from dlnmc.estimators import (
+    GroupVolumeEstimate,
+    OrbitVolumeEstimate,
+    estimate_group_volume,
+    estimate_orbit_volume,
+    orbit_volume_table,
 )
 from dlnmc.groups import haar_orthogonal, haar_special_orthogonal, log_group_volume, so_basis
 from dlnmc.metric import apply_A, apply_A_inv, g_N, log_det_A
@@ -34,6 +42,7 @@ from dlnmc.network import (
     phi,
     tangent_basis,
 )
+from dlnmc.orbit import orbit_base_point, sample_orbit
 from dlnmc.storage import EnsembleWriter, load_tree, save_tree
 
 try:
@@ -44,6 +53,9 @@ except PackageNotFoundError:  # running from a source tree without installation
 __all__ = [
     "DEFAULT_DIMS",
     "EnsembleWriter",
+    "EulerChart",
+    "GroupVolumeEstimate",
+    "OrbitVolumeEstimate",
     "__version__",
     "apply_A",
     "apply_A_inv",
@@ -56,6 +68,9 @@ __all__ = [
     "end_to_end",
     "entropy",
     "entropy_sv",
+    "estimate_group_volume",
+    "estimate_orbit_volume",
+    "euler_chart",
     "g_N",
     "gauge_action",
     "haar_orthogonal",
@@ -69,10 +84,13 @@ __all__ = [
     "log_rho",
     "log_rho_sv",
     "log_sv_density",
+    "orbit_base_point",
     "orbit_tangent_basis",
     "orbit_tangent_vectors",
+    "orbit_volume_table",
     "phi",
     "provenance_attrs",
+    "sample_orbit",
     "save_tree",
     "singular_values",
     "so_basis",

@@ -24,7 +24,10 @@ __all__ = [
 
 def check_depth(depth: object, name: str = "depth") -> int:
     """Return ``depth`` as a Python int, or raise if it is not an integer >= 1."""
-    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral):
+    if isinstance(depth, bool | np.bool_):
+        raise TypeError(f"{name} must be an integer >= 1, got the boolean {depth!r}")
+    if not isinstance(depth, numbers.Integral):
+        # Accept 3.0 from a TOML file or a float grid, but never 2.5.
         if isinstance(depth, numbers.Real) and float(depth).is_integer():
             depth = int(depth)
         else:

@@ -34,8 +34,10 @@ __all__ = [
 # Horner evaluation of G_N costs N-1 fused steps; past this depth the closed
 # ratio expm1(-2 delta) / expm1(-2 delta / N) is cheaper.
 _HORNER_MAX_DEPTH = 24
-# Below this gap the closed ratio loses digits to cancellation; use its series.
-_SMALL_GAP = 1e-4
+# expm1 is accurate to an ulp relative to its value, so the closed ratio is
+# accurate for any positive gap; near a collision it is 0/0 (or underflows for
+# subnormal gaps), so below this gap use its series, exact to O(gap^4).
+_SMALL_GAP = 1e-8
 # Rows per chunk in entropy_sv: keeps temporaries in cache on large batches.
 _CHUNK_ROWS = 8192
 

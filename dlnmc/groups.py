@@ -63,14 +63,49 @@ def so_basis(d: int) -> NDArray[np.float64]:
     return B
 
 
+#: Up to this width Haar samples come from batched Gram-Schmidt (numpy vector ops over
+#: the batch); above it from LAPACK QR, whose per-matrix cost wins once d^3 dominates.
+#: Crossover (between 16 and 24 here) measured by benchmarks/bench_haar.py.
+GRAM_SCHMIDT_MAX_WIDTH = 20
+
+
+def _haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """``n`` Haar samples of ``O(d)``, shape (n, d, d), by Gram-Schmidt of Gaussian columns.
+
+    Gram-Schmidt is QR with ``diag(R) > 0``, so this is the sign-fixed QR of a
+    Gaussian matrix, i.e. exact Haar. Classical Gram-Schmidt applied twice
+    (CGS2) keeps the columns orthonormal to rounding. The batch is the last,
+    contiguous axis so every step is one vector operation over all samples.
+    """
+    Z = rng.standard_normal((d, d, n))  # Z[j, :, k] = column j of sample k
+    Q = np.empty_like(Z)
+    for j in range(d):  # loop over columns, vectorized over the batch
+        v = Z[j]
+        for _ in range(2 if j else 0):
+            coef = np.einsum("kin,in->kn", Q[:j], v)
+            v = v - np.einsum("kn,kin->in", coef, Q[:j])
+        Q[j] = v / np.sqrt(np.einsum("in,in->n", v, v))
+    return np.ascontiguousarray(Q.transpose(2, 1, 0))
+
+
+def _haar_qr(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """``n`` Haar samples of ``O(d)`` by batched LAPACK QR with the sign of diag(R) fixed."""
+    Q, R = np.linalg.qr(rng.standard_normal((n, d, d)))
+    sign = np.sign(np.diagonal(R, axis1=-2, axis2=-1))
+    sign[sign == 0] = 1.0  # probability zero, but keep Q orthogonal regardless
+    Q *= sign[..., None, :]
+    return Q
+
+
 def haar_orthogonal(
     d: int, size: int | tuple[int, ...] = (), rng: np.random.Generator | int | None = None
 ) -> NDArray[np.float64]:
     """Exact Haar samples of ``O(d)``.
 
-    QR of a standard Gaussian matrix, with the columns of ``Q`` multiplied by
-    ``sign(diag R)`` so that the factorization is unique and ``Q`` is Haar
-    (Mezzadri 2007). Batched: one LAPACK call over all samples.
+    The QR factorization of a standard Gaussian matrix with ``diag(R) > 0``
+    (Mezzadri 2007): for ``d <= GRAM_SCHMIDT_MAX_WIDTH`` by batched Gram-Schmidt
+    (which produces that factorization directly), else by LAPACK QR with the
+    columns of ``Q`` multiplied by ``sign(diag R)``. No loop over samples.
 
     Parameters
     ----------
@@ -88,11 +123,11 @@ def haar_orthogonal(
     d = check_width(d, "d")
     rng = np.random.default_rng(rng)
     size = (size,) if isinstance(size, int | np.integer) else tuple(size)
-    Z = rng.standard_normal((*size, d, d))
-    Q, R = np.linalg.qr(Z)
-    sign = np.sign(np.diagonal(R, axis1=-2, axis2=-1))
-    sign[sign == 0] = 1.0  # probability zero, but keep Q orthogonal regardless
-    return Q * sign[..., None, :]
+    if any(int(k) < 0 for k in size):
+        raise ValueError(f"size must be non-negative, got {size}")
+    n = int(np.prod(size, dtype=np.int64))
+    sampler = _haar_gram_schmidt if d <= GRAM_SCHMIDT_MAX_WIDTH else _haar_qr
+    return sampler(d, n, rng).reshape(*size, d, d)
 
 
 def haar_special_orthogonal(
