@@ -20,6 +20,14 @@ from dlnmc.entropy import (
     log_sv_density,
     singular_values,
 )
+from dlnmc.entropy_fields import (
+    entropy_field,
+    entropy_sv_field,
+    log_group_volume_field,
+    log_rho_field,
+    log_rho_sv_field,
+    log_sv_density_field,
+)
 from dlnmc.estimators import (
     GroupVolumeEstimate,
     OrbitVolumeEstimate,
@@ -27,7 +35,10 @@ from dlnmc.estimators import (
     estimate_orbit_volume,
     orbit_volume_table,
 )
+from dlnmc.fields import dyson_index, singular_values_field, svd_field
+from dlnmc.group_charts import estimate_group_volume_field, estimate_orbit_volume_field
 from dlnmc.groups import haar_orthogonal, haar_special_orthogonal, log_group_volume, so_basis
+from dlnmc.groups_fields import haar_field, haar_symplectic, haar_unitary
 from dlnmc.metric import apply_A, apply_A_inv, g_N, log_det_A
 from dlnmc.network import (
     balanced_dimension,
@@ -65,25 +76,37 @@ __all__ = [
     "build_tree",
     "constraint_jacobian",
     "diagnostics",
+    "dyson_index",
     "end_to_end",
     "entropy",
+    "entropy_field",
     "entropy_sv",
+    "entropy_sv_field",
     "estimate_group_volume",
+    "estimate_group_volume_field",
     "estimate_orbit_volume",
+    "estimate_orbit_volume_field",
     "euler_chart",
     "g_N",
     "gauge_action",
+    "haar_field",
     "haar_orthogonal",
     "haar_special_orthogonal",
+    "haar_symplectic",
+    "haar_unitary",
     "horizontal_basis",
     "load_tree",
     "log_D",
     "log_D_pairs",
     "log_det_A",
     "log_group_volume",
+    "log_group_volume_field",
     "log_rho",
+    "log_rho_field",
     "log_rho_sv",
+    "log_rho_sv_field",
     "log_sv_density",
+    "log_sv_density_field",
     "orbit_base_point",
     "orbit_tangent_basis",
     "orbit_tangent_vectors",
@@ -93,6 +116,8 @@ __all__ = [
     "sample_orbit",
     "save_tree",
     "singular_values",
+    "singular_values_field",
     "so_basis",
+    "svd_field",
     "tangent_basis",
 ]

@@ -1,0 +1,430 @@
+"""The three fields R, C, H (Dyson index b = 1, 2, 4) and matrices over them.
+
+MATH.md section 8: every definition of the real DLN is read over
+``F = R, C, H`` with ``^T`` replaced by the conjugate transpose ``^*`` and the
+real inner product ``<V, W> = Re tr(V^* W)``, which for ``H`` is the sum of
+products of all four real components.
+
+Representation (the storage convention used by every ``*_field`` function)
+--------------------------------------------------------------------------
+- ``"real"``: float64 arrays ``(..., d, d)``, as in the rest of dlnmc.
+- ``"complex"``: complex128 arrays ``(..., d, d)``.
+- ``"quaternion"``: a quaternionic matrix ``Q = A + B j`` (``A, B`` complex
+  ``d x d``, ``j z = conj(z) j`` for complex ``z``) is stored as its complex
+  ``2d x 2d`` representation
+
+      chi(Q) = [[A, B], [-conj(B), conj(A)]]      complex128, shape (..., 2d, 2d).
+
+  A quaternion ``q = q0 + q1 i + q2 j + q3 k`` has ``a = q0 + i q1`` and
+  ``b = q2 + i q3`` (because ``(q2 + i q3) j = q2 j + q3 k``). ``chi`` is an
+  injective real-algebra homomorphism with ``chi(Q^*) = chi(Q)^*``, so
+  products, conjugate transposes, inverses and unitarity are plain complex
+  matrix operations. Its image is ``{M : M J = J conj(M)}`` with
+  ``J = [[0, I], [-I, 0]]``. The singular values of ``chi(Q)`` are those of
+  ``Q``, each twice; ``Re tr chi(Q) = 2 Re tr_H(Q)``.
+
+  The factor that matters: ``Re tr(chi(V)^* chi(W)) = 2 <V, W>_H``, because
+  every real component appears twice in ``chi``. :func:`inner` and
+  :func:`to_components` divide it out, so the ambient Euclidean space of
+  ``M_d(H)`` is ``R^{4 d^2}`` with the sum of squares of all four components.
+
+Real coordinates ("realification"): :func:`to_components` gives the ``b`` real
+components of every entry, shape ``(..., d, d, b)`` in the order
+``(re, i, j, k)``; flattening them gives an isometry ``M_d(F) -> R^{b d^2}``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from dlnmc._validation import check_finite, check_width
+
+__all__ = [
+    "FIELDS",
+    "check_field",
+    "check_field_matrix",
+    "complex_to_quaternion",
+    "conj_transpose",
+    "diag_embed",
+    "dyson_index",
+    "from_components",
+    "gaussian_matrix",
+    "group_dimension",
+    "hermitian_dimension",
+    "inner",
+    "lie_algebra_basis",
+    "quaternion_to_complex",
+    "real_dimension",
+    "realify",
+    "rep_size",
+    "singular_values_field",
+    "svd_field",
+    "to_components",
+    "width_of",
+]
+
+FIELDS = ("real", "complex", "quaternion")
+_DYSON = {"real": 1, "complex": 2, "quaternion": 4}
+
+
+def check_field(field: object) -> str:
+    """Return ``field`` if it is one of ``"real"``, ``"complex"``, ``"quaternion"``, else raise."""
+    if not isinstance(field, str):
+        raise TypeError(f"field must be one of {FIELDS}, got {field!r}")
+    if field not in _DYSON:
+        raise ValueError(f"field must be one of {FIELDS}, got {field!r}")
+    return field
+
+
+def dyson_index(field: str) -> int:
+    """Dyson index ``b``: 1 for ``"real"``, 2 for ``"complex"``, 4 for ``"quaternion"``."""
+    return _DYSON[check_field(field)]
+
+
+def rep_size(d: int, field: str) -> int:
+    """Size of the stored square array for a ``d x d`` matrix over ``field`` (``2d`` for ``H``)."""
+    return 2 * d if check_field(field) == "quaternion" else d
+
+
+def width_of(X: NDArray, field: str) -> int:
+    """Width ``d`` of stored matrices ``X`` of shape ``(..., n, n)``."""
+    n = X.shape[-1]
+    return n // 2 if check_field(field) == "quaternion" else n
+
+
+def real_dimension(d: int, field: str) -> int:
+    """``dim_R M_d(F) = b d^2``."""
+    return dyson_index(field) * check_width(d, "d") ** 2
+
+
+def group_dimension(d: int, field: str) -> int:
+    """``dim G_d`` for ``G_d = O_d, U_d, Sp_d``: ``b d(d-1)/2 + (b-1) d``.
+
+    Skew-Hermitian matrices over ``F``: imaginary diagonal (``b-1`` real
+    dimensions each) and a free upper triangle (``b`` each).
+    """
+    b, d = dyson_index(field), check_width(d, "d")
+    return b * d * (d - 1) // 2 + (b - 1) * d
+
+
+def hermitian_dimension(d: int, field: str) -> int:
+    """``dim_R`` of Hermitian ``d x d`` matrices over ``F``: ``d + b d(d-1)/2``."""
+    b, d = dyson_index(field), check_width(d, "d")
+    return d + b * d * (d - 1) // 2
+
+
+def quaternion_to_complex(A: ArrayLike, B: ArrayLike) -> NDArray[np.complex128]:
+    """``chi(A + B j) = [[A, B], [-conj(B), conj(A)]]``.
+
+    Parameters
+    ----------
+    A, B : array_like, shape (..., m, n)
+        Complex parts of ``Q = A + B j`` (broadcast together).
+
+    Returns
+    -------
+    ndarray, complex128, shape (..., 2m, 2n)
+    """
+    A = np.asarray(A, dtype=np.complex128)
+    B = np.asarray(B, dtype=np.complex128)
+    A, B = np.broadcast_arrays(A, B)
+    top = np.concatenate([A, B], axis=-1)
+    bottom = np.concatenate([-B.conj(), A.conj()], axis=-1)
+    return np.concatenate([top, bottom], axis=-2)
+
+
+def complex_to_quaternion(M: ArrayLike) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
+    """Inverse of :func:`quaternion_to_complex`: ``(A, B)`` read off the top block row.
+
+    Returns
+    -------
+    A, B : ndarray, complex128, shape (..., m, n)
+        For ``M`` of shape ``(..., 2m, 2n)``. No structure check (see
+        :func:`check_field_matrix`).
+    """
+    M = np.asarray(M, dtype=np.complex128)
+    m, n = M.shape[-2] // 2, M.shape[-1] // 2
+    return M[..., :m, :n], M[..., :m, n:]
+
+
+def from_components(x: ArrayLike, field: str) -> NDArray:
+    """Matrices over ``F`` from their real components.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., m, n, b)
+        Real components of each entry, in the order ``(re, i, j, k)``.
+    field : str
+
+    Returns
+    -------
+    ndarray
+        ``(..., m, n)`` float64 (real), complex128 (complex), or the complex
+        representation ``(..., 2m, 2n)`` (quaternion).
+    """
+    field = check_field(field)
+    b = _DYSON[field]
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 3 or x.shape[-1] != b:
+        raise ValueError(f"components for field {field!r} must have shape (..., m, n, {b})")
+    if field == "real":
+        return x[..., 0].copy()
+    if field == "complex":
+        return x[..., 0] + 1j * x[..., 1]
+    return quaternion_to_complex(x[..., 0] + 1j * x[..., 1], x[..., 2] + 1j * x[..., 3])
+
+
+def to_components(M: ArrayLike, field: str) -> NDArray[np.float64]:
+    """Real components of matrices over ``F``: inverse of :func:`from_components`.
+
+    Returns
+    -------
+    ndarray, float64, shape (..., m, n, b)
+        Euclidean in these coordinates is the real inner product of MATH.md
+        section 8 (for ``H``: the factor 2 of the complex representation is
+        removed by reading each component once).
+    """
+    field = check_field(field)
+    M = np.asarray(M)
+    if field == "real":
+        return np.asarray(M.real, dtype=np.float64)[..., None]
+    if field == "complex":
+        return np.stack([M.real, M.imag], axis=-1).astype(np.float64, copy=False)
+    A, B = complex_to_quaternion(M)
+    return np.stack([A.real, A.imag, B.real, B.imag], axis=-1)
+
+
+def realify(M: ArrayLike, field: str, n_axes: int = 2) -> NDArray[np.float64]:
+    """Flatten the last ``n_axes`` matrix-like axes of ``M`` into real coordinates.
+
+    ``n_axes = 2`` maps one matrix to ``R^{b d^2}``; ``n_axes = 3`` maps a
+    stack of layers ``(N, n, n)`` to ``R^{b N d^2}`` (order: layer, row, col,
+    component). An isometry for the real inner product.
+    """
+    c = to_components(M, field)
+    lead = c.shape[: c.ndim - 1 - n_axes]
+    return c.reshape(*lead, int(np.prod(c.shape[len(lead) :])))
+
+
+def conj_transpose(M: ArrayLike) -> NDArray:
+    """``M^*`` over the last two axes (for ``H`` in the complex representation, too)."""
+    M = np.asarray(M)
+    return np.swapaxes(M.conj(), -1, -2)
+
+
+def inner(V: ArrayLike, W: ArrayLike, field: str, n_axes: int = 2) -> NDArray[np.float64]:
+    """Real inner product ``Re tr(V^* W)`` over ``F``, summed over the last ``n_axes`` axes.
+
+    For ``"quaternion"`` (complex representation) this is
+    ``Re tr(chi(V)^* chi(W)) / 2``: the sum of products of all four real
+    components, as MATH.md section 8 requires.
+
+    Returns
+    -------
+    ndarray, float64, shape (...)
+    """
+    field = check_field(field)
+    V, W = np.asarray(V), np.asarray(W)
+    prod = (V.conj() * W).real
+    out = prod.sum(axis=tuple(range(-n_axes, 0)))
+    return 0.5 * out if field == "quaternion" else out
+
+
+def gaussian_matrix(
+    d: int,
+    field: str,
+    size: int | tuple[int, ...] = (),
+    rng: np.random.Generator | int | None = None,
+) -> NDArray:
+    """Standard Gaussian matrices over ``F`` (Ginibre ensemble).
+
+    Every real component is an independent ``N(0, 1)``, i.e. density
+    ``(2 pi)^{-b d^2 / 2} exp(-<Z, Z>/2)`` on ``R^{b d^2}``.
+
+    Returns
+    -------
+    ndarray, shape (*size, n, n), ``n = rep_size(d, field)``
+    """
+    field = check_field(field)
+    d = check_width(d, "d")
+    rng = np.random.default_rng(rng)
+    size = (size,) if isinstance(size, int | np.integer) else tuple(size)
+    return from_components(rng.standard_normal((*size, d, d, _DYSON[field])), field)
+
+
+def diag_embed(s: ArrayLike, field: str) -> NDArray:
+    """The real diagonal matrix ``diag(s)`` in the storage of ``field``.
+
+    Returns
+    -------
+    ndarray, shape (..., n, n)
+        ``diag(s, s)`` for ``"quaternion"`` (``chi`` of a real diagonal matrix).
+    """
+    field = check_field(field)
+    s = np.asarray(s, dtype=np.float64)
+    if field == "quaternion":
+        s = np.concatenate([s, s], axis=-1)
+    out = np.zeros((*s.shape, s.shape[-1]), dtype=np.float64 if field == "real" else np.complex128)
+    idx = np.arange(s.shape[-1])
+    out[..., idx, idx] = s
+    return out
+
+
+def check_field_matrix(X: ArrayLike, field: str, name: str = "X", n_axes: int = 2) -> NDArray:
+    """Validate stored matrices over ``field`` and return them in the storage dtype.
+
+    Checks: at least ``n_axes`` axes, square in the last two, finite, the
+    right dtype kind (a real field rejects complex input), and for
+    ``"quaternion"`` an even size and the structure ``M J = J conj(M)`` of the
+    complex representation (to ``1e-10`` relative).
+    """
+    field = check_field(field)
+    X = np.asarray(X)
+    if X.ndim < n_axes:
+        raise ValueError(f"{name} must have at least {n_axes} axes, got shape {X.shape}")
+    if X.shape[-1] != X.shape[-2] or X.shape[-1] < 1:
+        raise ValueError(
+            f"{name} must be square (and non-empty) in its last two axes, got {X.shape}"
+        )
+    if field == "real":
+        if np.iscomplexobj(X):
+            raise TypeError(f"{name} must be real for field='real'")
+        X = X.astype(np.float64, copy=False)
+    else:
+        X = X.astype(np.complex128, copy=False)
+    check_finite(X, name)
+    if field == "quaternion":
+        n = X.shape[-1]
+        if n % 2:
+            raise ValueError(
+                f"{name} must be the complex 2d x 2d representation of a quaternionic matrix; "
+                f"got odd size {n}"
+            )
+        m = n // 2
+        A, B = X[..., :m, :m], X[..., :m, m:]
+        err = np.maximum(
+            np.abs(X[..., m:, m:] - A.conj()).max(initial=0.0),
+            np.abs(X[..., m:, :m] + B.conj()).max(initial=0.0),
+        )
+        if err > 1e-10 * max(1.0, float(np.abs(X).max(initial=0.0))):
+            raise ValueError(
+                f"{name} is not of the form [[A, B], [-conj(B), conj(A)]] "
+                f"(the complex representation of a quaternionic matrix); deviation {err:.3g}"
+            )
+    return X
+
+
+def lie_algebra_basis(d: int, field: str) -> NDArray:
+    """Orthonormal basis of ``o(d), u(d), sp(d)`` for the real inner product.
+
+    Skew-Hermitian ``B`` over ``F``: for every imaginary unit ``u`` of ``F``
+    the diagonal elements ``u E_kk``; for ``k < l`` and every unit
+    ``q in {1, i, j, k}`` of ``F``, ``(q E_kl - conj(q) E_lk) / sqrt(2)``.
+
+    Returns
+    -------
+    ndarray, shape (group_dimension(d, field), n, n)
+        In the storage of ``field``. Order: diagonal elements (row, unit),
+        then pairs in ``numpy.triu_indices(d, 1)`` order (pair, unit).
+    """
+    field = check_field(field)
+    d = check_width(d, "d")
+    b = _DYSON[field]
+    iu, ju = np.triu_indices(d, 1)
+    comps = []
+    for k in range(d):  # d is small: loops build a constant basis once
+        for u in range(1, b):
+            c = np.zeros((d, d, b))
+            c[k, k, u] = 1.0
+            comps.append(c)
+    for k, l in zip(iu, ju, strict=True):
+        for u in range(b):
+            c = np.zeros((d, d, b))
+            c[k, l, u] = 1.0 / np.sqrt(2.0)
+            # -conj(q): -1 for q = 1, +q for an imaginary unit
+            c[l, k, u] = (-1.0 if u == 0 else 1.0) / np.sqrt(2.0)
+            comps.append(c)
+    n = rep_size(d, field)
+    if not comps:
+        return np.zeros((0, n, n), dtype=np.float64 if field == "real" else np.complex128)
+    return from_components(np.stack(comps), field)
+
+
+def _antiunitary(u: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """``K u = -J conj(u)``: the quaternionic structure on ``C^{2d}`` commuting with ``chi(H)``.
+
+    If ``u`` is column ``k`` of ``chi(Q)``, ``K u`` is column ``d + k``.
+    """
+    m = u.shape[-2] // 2
+    top, bot = u[..., :m, :], u[..., m:, :]
+    return np.concatenate([-bot.conj(), top.conj()], axis=-2)
+
+
+def _quaternion_columns(u: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """``chi(Q)`` from its first ``d`` complex columns ``u`` (shape (..., 2d, d))."""
+    m = u.shape[-2] // 2
+    return np.concatenate([u, _antiunitary(u)], axis=-1) if m else u
+
+
+def svd_field(X: ArrayLike, field: str) -> tuple[NDArray, NDArray[np.float64], NDArray]:
+    """Singular value decomposition over ``F``: ``X = U diag(s) V^*`` with ``U, V`` in ``G_d``.
+
+    For ``"quaternion"`` a complex SVD of ``chi(X)`` has ``U, V`` unitary but
+    not necessarily in ``chi(Sp(d))`` (each singular value is doubled, so its
+    2-dimensional singular space has an arbitrary basis). We pick, for each
+    quaternionic singular value in turn, the left singular vector of its
+    cluster least explained by the columns already chosen (and their images
+    under the quaternionic structure ``K``), complete it by ``K``, and set
+    ``v = chi(X)^* u / s``. This stays correct when quaternionic singular
+    values repeat (values within ``1e-9 * s_max`` of each other are treated
+    as one cluster; the reconstruction error is then of that order).
+
+    Returns
+    -------
+    U : ndarray, shape (..., n, n)
+    s : ndarray, float64, shape (..., d)
+        Descending.
+    V : ndarray, shape (..., n, n)
+    """
+    field = check_field(field)
+    X = check_field_matrix(X, field)
+    if field != "quaternion":
+        U, s, Vh = np.linalg.svd(X)
+        return U, s, conj_transpose(Vh)
+    Uc, sig, _ = np.linalg.svd(X)
+    d = X.shape[-1] // 2
+    s = sig[..., ::2]
+    batch = X.shape[:-2]
+    tol = 1e-9 * sig[..., :1]
+    chosen = np.zeros((*batch, 2 * d, 0), dtype=np.complex128)
+    for k in range(d):  # loop over the width; vectorized over the batch
+        R = Uc - chosen @ (conj_transpose(chosen) @ Uc)
+        score = np.linalg.norm(R, axis=-2)
+        in_cluster = np.abs(sig - s[..., k : k + 1]) <= tol
+        j = np.argmax(np.where(in_cluster, score, -1.0), axis=-1)
+        u = np.take_along_axis(R, j[..., None, None], axis=-1)
+        u = u / np.linalg.norm(u, axis=-2, keepdims=True)
+        chosen = np.concatenate([chosen, u, _antiunitary(u)], axis=-1)
+    ucols = chosen[..., 0::2]  # columns u_k (the K u_k sit at odd positions)
+    U = _quaternion_columns(ucols)
+    vcols = (conj_transpose(X) @ ucols) / s[..., None, :]
+    V = _quaternion_columns(vcols)
+    return U, s, V
+
+
+def singular_values_field(X: ArrayLike, field: str) -> NDArray[np.float64]:
+    """Singular values over ``F``, descending, shape ``(..., d)`` (each once for ``H``).
+
+    Raises ``ValueError`` if some ``X`` is singular to working precision.
+    """
+    field = check_field(field)
+    X = check_field_matrix(X, field)
+    sig = np.linalg.svd(X, compute_uv=False)
+    s = sig[..., ::2] if field == "quaternion" else sig
+    tiny = s[..., -1] <= X.shape[-1] * np.finfo(np.float64).eps * s[..., 0]
+    if np.any(tiny):
+        raise ValueError(
+            "X is singular (or numerically singular); the entropy is defined for invertible X only"
+        )
+    return s
