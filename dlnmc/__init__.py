@@ -54,6 +54,14 @@ from dlnmc.network import (
     tangent_basis,
 )
 from dlnmc.orbit import orbit_base_point, sample_orbit
+from dlnmc.peers import from_emcee, from_mici
+from dlnmc.plots import (
+    plot_orbit_volumes,
+    plot_result,
+    plot_sv_histograms,
+    plot_trace_rank,
+    plot_z_scores,
+)
 from dlnmc.storage import EnsembleWriter, load_tree, save_tree
 
 try:
@@ -87,6 +95,8 @@ __all__ = [
     "estimate_orbit_volume",
     "estimate_orbit_volume_field",
     "euler_chart",
+    "from_emcee",
+    "from_mici",
     "g_N",
     "gauge_action",
     "haar_field",
@@ -112,6 +122,11 @@ __all__ = [
     "orbit_tangent_vectors",
     "orbit_volume_table",
     "phi",
+    "plot_orbit_volumes",
+    "plot_result",
+    "plot_sv_histograms",
+    "plot_trace_rank",
+    "plot_z_scores",
     "provenance_attrs",
     "sample_orbit",
     "save_tree",
