@@ -8,7 +8,7 @@ file is then reopened lazily with ``xarray.open_datatree`` to check its shape.
 
 Usage::
 
-    python benchmarks/bench_streaming.py [--sizes 1e5 1e7] [--chains 4] [--chunk 50000]
+    python benchmarks/bench_streaming.py [--sizes 1e5 1e6 1e7] [--chains 4] [--chunk 50000]
 
 A size is the total number of draws (chains x draws per chain).
 """
@@ -61,7 +61,7 @@ with xr.open_datatree(sys.argv[1], engine="h5netcdf") as t:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e7])
+    ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7])
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--chunk", type=int, default=50_000, help="draws per chain per append")
     args = ap.parse_args()
@@ -73,7 +73,7 @@ def main() -> None:
         f"{'draws':>12} {'per chain':>10} {'data MB':>9} {'file MB':>9} "
         f"{'peak RSS MB':>12} {'after import MB':>16} {'seconds':>8}"
     )
-    with tempfile.TemporaryDirectory(dir=REPO / "benchmarks") as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             path = Path(tmp) / f"stream_{int(size)}.nc"
 
