@@ -9,6 +9,7 @@ Conventions are those of MATH.md (shipped as ``docs/MATH.md``).
 from importlib.metadata import PackageNotFoundError, version
 
 from dlnmc.charts import EulerChart, euler_chart
+from dlnmc.ensemble import DEFAULT_DIMS, build_tree, diagnostics, provenance_attrs
 from dlnmc.entropy import (
     entropy,
     entropy_sv,
@@ -53,6 +54,15 @@ from dlnmc.network import (
     tangent_basis,
 )
 from dlnmc.orbit import orbit_base_point, sample_orbit
+from dlnmc.peers import from_emcee, from_mici
+from dlnmc.plots import (
+    plot_orbit_volumes,
+    plot_result,
+    plot_sv_histograms,
+    plot_trace_rank,
+    plot_z_scores,
+)
+from dlnmc.storage import EnsembleWriter, load_tree, save_tree
 from dlnmc.studies import StudyError, load_study, run_study
 
 try:
@@ -61,6 +71,8 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_DIMS",
+    "EnsembleWriter",
     "EulerChart",
     "GroupVolumeEstimate",
     "OrbitVolumeEstimate",
@@ -71,7 +83,9 @@ __all__ = [
     "balanced_dimension",
     "balanced_factorization",
     "balancedness_residual",
+    "build_tree",
     "constraint_jacobian",
+    "diagnostics",
     "dyson_index",
     "end_to_end",
     "entropy",
@@ -83,6 +97,8 @@ __all__ = [
     "estimate_orbit_volume",
     "estimate_orbit_volume_field",
     "euler_chart",
+    "from_emcee",
+    "from_mici",
     "g_N",
     "gauge_action",
     "haar_field",
@@ -92,6 +108,7 @@ __all__ = [
     "haar_unitary",
     "horizontal_basis",
     "load_study",
+    "load_tree",
     "log_D",
     "log_D_pairs",
     "log_det_A",
@@ -108,8 +125,15 @@ __all__ = [
     "orbit_tangent_vectors",
     "orbit_volume_table",
     "phi",
+    "plot_orbit_volumes",
+    "plot_result",
+    "plot_sv_histograms",
+    "plot_trace_rank",
+    "plot_z_scores",
+    "provenance_attrs",
     "run_study",
     "sample_orbit",
+    "save_tree",
     "singular_values",
     "singular_values_field",
     "so_basis",

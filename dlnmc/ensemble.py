@@ -2,19 +2,26 @@
 
 Groups ``posterior`` and ``sample_stats`` with dimensions ``chain`` and
 ``draw`` first (DESIGN.md, Ensemble files), so ``arviz.summary(tree)`` works
-with no arguments.
+with no arguments. Every dimension carries an integer coordinate (ArviZ's
+rank plots select by coordinate and fail on bare dimensions).
+
+Root attributes come from :func:`provenance_attrs`: package and dependency
+versions, creation time and whatever the caller adds (study text, seed,
+sampler and its settings). Saving and loading live in :mod:`dlnmc.storage`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import platform
 from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["DEFAULT_DIMS", "build_tree"]
+__all__ = ["DEFAULT_DIMS", "build_tree", "diagnostics", "provenance_attrs"]
 
 # Dimension names of the standard variables after (chain, draw).
 DEFAULT_DIMS: dict[str, tuple[str, ...]] = {
@@ -42,9 +49,8 @@ def _dataset(
             )
         data[name] = (("chain", "draw", *extra), value)
     ds = xr.Dataset(data)
-    return ds.assign_coords(
-        chain=np.arange(ds.sizes.get("chain", 0)), draw=np.arange(ds.sizes.get("draw", 0))
-    )
+    # Integer coordinates on every dimension: arviz.plot_rank needs them.
+    return ds.assign_coords({dim: np.arange(size) for dim, size in ds.sizes.items()})
 
 
 def build_tree(
@@ -66,21 +72,102 @@ def build_tree(
         Dimension names after ``(chain, draw)``; :data:`DEFAULT_DIMS` covers
         ``W``, ``X``, ``singular_values``, ``entropy``, ``energy``.
     attrs : mapping, optional
-        Root attributes (width, depth, beta, seed, sampler, ...). The package
-        version and the creation time are added.
+        Root attributes (width, depth, beta, seed, sampler, ...). The
+        provenance of :func:`provenance_attrs` (package and dependency
+        versions, creation time) is added; ``None`` values are dropped.
 
     Returns
     -------
     xarray.DataTree
     """
-    from dlnmc import __version__
-
     children = {"posterior": xr.DataTree(_dataset(posterior, dims))}
     if sample_stats:
         children["sample_stats"] = xr.DataTree(_dataset(sample_stats, dims))
-    root_attrs = {
-        "dlnmc_version": __version__,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        **{k: v for k, v in (attrs or {}).items() if v is not None},
-    }
+    root_attrs = {**provenance_attrs(), **{k: v for k, v in (attrs or {}).items() if v is not None}}
     return xr.DataTree(dataset=xr.Dataset(attrs=root_attrs), children=children)
+
+
+# Distributions whose versions a result file records (import names differ from
+# distribution names for none of these).
+_PROVENANCE_PACKAGES = ("numpy", "scipy", "xarray", "arviz", "h5netcdf", "emcee")
+
+
+def _dist_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def provenance_attrs(**extra: Any) -> dict[str, Any]:
+    """Root attributes that make a result file enough to reproduce it.
+
+    Parameters
+    ----------
+    **extra
+        Anything else to record, e.g. ``study=<TOML text>``, ``seed=1``,
+        ``sampler="rattle_hmc"``, ``sampler_settings={...}``. Values that
+        netCDF cannot hold as attributes (dicts, lists, bools, None) are fine
+        here: :func:`dlnmc.storage.save_tree` stores them as JSON strings
+        under ``<name>_json`` and :func:`dlnmc.storage.load_tree` decodes them.
+
+    Returns
+    -------
+    dict
+        ``dlnmc_version``, ``python_version``, ``platform``, ``<pkg>_version``
+        for numpy, scipy, xarray, arviz, h5netcdf and emcee, ``created``
+        (UTC, ISO 8601, seconds), then ``extra`` (which wins on a clash).
+    """
+    from dlnmc import __version__
+
+    attrs: dict[str, Any] = {
+        "dlnmc_version": __version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    attrs.update({f"{p}_version": _dist_version(p) for p in _PROVENANCE_PACKAGES})
+    attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    attrs.update(extra)
+    return attrs
+
+
+def diagnostics(
+    tree: xr.DataTree, *, group: str = "posterior", var_names: Sequence[str] | None = None
+) -> xr.Dataset:
+    """MCMC diagnostics of every variable of an ensemble, through ArviZ.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        An ensemble (from a sampler, :func:`dlnmc.storage.load_tree`, or a
+        peer converter).
+    group : str
+        Group to diagnose.
+    var_names : sequence of str, optional
+        Variables to include (default: all).
+
+    Returns
+    -------
+    xarray.Dataset
+        Each variable keeps its own dimensions (``chain`` and ``draw``
+        reduced) and gains a leading dimension ``diagnostic`` with
+        coordinates ``rhat`` (rank-normalized split R-hat), ``ess_bulk``,
+        ``ess_tail`` and ``mcse_mean`` (Monte Carlo standard error of the
+        mean, in the variable's own units).
+    """
+    import arviz as az
+
+    kw = {"group": group, "var_names": list(var_names) if var_names is not None else None}
+
+    def _ds(obj: Any) -> xr.Dataset:
+        # ArviZ returns a DataTree node for DataTree input.
+        return obj.to_dataset() if isinstance(obj, xr.DataTree) else obj
+
+    parts = {
+        "rhat": _ds(az.rhat(tree, **kw)),
+        "ess_bulk": _ds(az.ess(tree, method="bulk", **kw)),
+        "ess_tail": _ds(az.ess(tree, method="tail", **kw)),
+        "mcse_mean": _ds(az.mcse(tree, method="mean", **kw)),
+    }
+    out = xr.concat(list(parts.values()), dim="diagnostic", coords="minimal")
+    return out.assign_coords(diagnostic=list(parts))

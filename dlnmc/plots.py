@@ -1,0 +1,729 @@
+"""Figures that hold Monte Carlo estimates against the closed form.
+
+Every function writes a PNG (matplotlib, Agg backend, so no display is needed)
+and returns its path. Conventions on every figure: logarithms are natural,
+singular values are ordered ``s_1 >= s_2 >= ...``, ``X = W_N ... W_1``,
+``E(X) = |X - Y|_F^2 / 2``; closed-form curves are solid black lines, Monte
+Carlo estimates are coloured markers or filled histograms, reference samplers
+dashed lines.
+
+Closed-form singular-value marginals (MATH.md section 6)
+--------------------------------------------------------
+For ``Y = 0`` the ordered singular values have the joint density
+:func:`dlnmc.entropy.log_sv_density`. For ``d = 1`` and ``d = 2`` its
+marginals are computed by quadrature over the ordered chamber
+(:func:`sv_marginal_density`: Gauss-Legendre rules of ``scipy.special``
+after substitutions that remove the power-law singularities). For ``d >= 3``,
+or a non-zero target ``Y``, nested quadrature is not attempted; the overlay is
+a *reference sample* of the closed-form law ``exp(-beta E(X)) rho(X)`` drawn by
+importance sampling (:func:`reference_sv_sample`), shown as a dashed step
+histogram and labelled with its effective sample size. A reference sample
+(e.g. the balanced sampler's emcee reference) can also be passed in.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+
+from dlnmc._validation import check_depth, check_width
+from dlnmc.entropy import log_D_pairs, log_sv_density
+
+__all__ = [
+    "ReferenceSample",
+    "plot_orbit_volumes",
+    "plot_result",
+    "plot_sv_histograms",
+    "plot_trace_rank",
+    "plot_z_scores",
+    "reference_sv_sample",
+    "sv_marginal_density",
+    "sv_marginal_moments",
+]
+
+Z_BAND = 4.5  # the |z| tolerance used by every statistical test of the project
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | os.PathLike) -> Path:
+    from dlnmc.storage import atomic_path
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"plots are written as PNG; path must end in .png, got {str(path)!r}")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
+    _pyplot().close(fig)
+    return path
+
+
+def _check_beta(beta: float) -> float:
+    beta = float(beta)
+    if not math.isfinite(beta) or beta <= 0:
+        raise ValueError(f"beta must be finite and > 0 for a normalizable law, got {beta!r}")
+    return beta
+
+
+# --------------------------------------------------------------------------- quadrature
+
+
+# Gauss-Legendre order of every quadrature below; 400 nodes reproduce the
+# reference means of MATH.md section 6 to better than 1e-6 relative.
+_GL_ORDER = 400
+
+
+@functools.lru_cache(maxsize=4)
+def _gauss_legendre_01(n: int) -> tuple[NDArray, NDArray]:
+    from scipy.special import roots_legendre
+
+    x, w = roots_legendre(n)
+    return (x + 1) / 2, w / 2
+
+
+def _s_max(beta: float) -> float:
+    # Beyond it exp(-beta s^2 / 2) < e^{-72}: the polynomial factors cannot compete.
+    return 12.0 / math.sqrt(beta)
+
+
+def _joint(s1: NDArray, s2: NDArray, depth: int, beta: float) -> NDArray:
+    """Unnormalized joint density of the ordered pair (s1 > s2 > 0), d = 2."""
+    s = np.stack(np.broadcast_arrays(s1, s2), axis=-1)
+    s = np.maximum(s, np.finfo(float).tiny)
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        out = np.exp(log_sv_density(s, depth, beta))
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _marginal_s1(x: NDArray, depth: int, beta: float) -> NDArray:
+    """Unnormalized ``int_0^x p(x, s2) ds2``, substituting ``s2 = x u^N``.
+
+    The substitution cancels the integrable ``s2^{-(N-1)/N}`` singularity at 0.
+    """
+    u, w = _gauss_legendre_01(_GL_ORDER)
+    x = np.asarray(x, dtype=float)[..., None]
+    N = depth
+    return (_joint(x, x * u**N, N, beta) * N * x * u ** (N - 1) * w).sum(axis=-1)
+
+
+def _marginal_s2(y: NDArray, depth: int, beta: float) -> NDArray:
+    """Unnormalized ``int_y^inf p(s1, y) ds1`` (``s1 = y + t``, ``t < 12 / sqrt(beta)``)."""
+    v, w = _gauss_legendre_01(_GL_ORDER)
+    T = _s_max(beta)
+    y = np.asarray(y, dtype=float)[..., None]
+    return (_joint(y + T * v, y, depth, beta) * T * w).sum(axis=-1)
+
+
+@functools.lru_cache(maxsize=64)
+def _chamber_moments(width: int, depth: int, beta: float) -> tuple[float, tuple[float, ...]]:
+    """Normalizer ``Z`` and means ``E[s_i]`` by tensor Gauss-Legendre quadrature.
+
+    Outer variable ``s_1 = S v^N`` (``S = 12/sqrt(beta)``), which turns the
+    power-law behaviour at ``s_1 -> 0`` into a polynomial; for ``d = 2`` the
+    inner variable is ``s_2 = s_1 u^N`` as in :func:`_marginal_s1`.
+    """
+    v, wv = _gauss_legendre_01(_GL_ORDER)
+    N, S = depth, _s_max(beta)
+    x = S * v**N
+    jac = N * S * v ** (N - 1) * wv
+    if width == 1:
+        with np.errstate(divide="ignore", under="ignore"):
+            f = np.exp(log_sv_density(np.maximum(x, np.finfo(float).tiny)[:, None], N, beta))
+        f = f * jac
+        Z = f.sum()
+        return float(Z), (float((f * x).sum() / Z),)
+    u, wu = _gauss_legendre_01(_GL_ORDER)
+    s1, s2 = x[:, None], x[:, None] * u**N
+    f = _joint(s1, s2, N, beta) * (N * s1 * u ** (N - 1) * wu) * jac[:, None]
+    Z = f.sum()
+    return float(Z), (float((f * s1).sum() / Z), float((f * s2).sum() / Z))
+
+
+def sv_marginal_density(s: ArrayLike, *, width: int, depth: int, beta: float) -> NDArray:
+    """Closed-form marginal densities of the ordered singular values, ``Y = 0``.
+
+    The joint law is ``exp(log_sv_density)`` on ``s_1 > ... > s_d > 0``
+    (MATH.md section 6), normalized by quadrature; marginals are integrals
+    over the ordered chamber (Gauss-Legendre after substitutions that make
+    the integrands smooth; checked against MATH.md's reference means).
+
+    Parameters
+    ----------
+    s : array_like, shape (n,)
+        Points ``> 0`` at which to evaluate.
+    width : {1, 2}
+        ``d``. Larger widths raise ``ValueError`` (use :func:`reference_sv_sample`).
+    depth : int
+        ``N >= 1``.
+    beta : float
+        Inverse temperature ``> 0``.
+
+    Returns
+    -------
+    ndarray, shape (width, n)
+        Row ``i`` is the probability density (per unit ``s``) of ``s_{i+1}``.
+    """
+    d, N, beta = check_width(width), check_depth(depth), _check_beta(beta)
+    if d > 2:
+        raise ValueError(f"quadrature marginals are implemented for width 1 and 2, got {d}")
+    s = np.asarray(s, dtype=float)
+    if s.ndim != 1 or not np.all(s > 0):
+        raise ValueError("s must be a 1-d array of points > 0")
+    Z = _chamber_moments(d, N, beta)[0]
+    if d == 1:
+        return np.exp(log_sv_density(s[:, None], N, beta))[None, :] / Z
+    return np.stack([_marginal_s1(s, N, beta), _marginal_s2(s, N, beta)]) / Z
+
+
+def sv_marginal_moments(*, width: int, depth: int, beta: float) -> NDArray:
+    """Closed-form means ``E[s_i]`` of the ordered singular values, ``Y = 0``, d <= 2.
+
+    Returns
+    -------
+    ndarray, shape (width,)
+        By quadrature over the ordered chamber; e.g. ``d=2,
+        N=3, beta=1`` gives ``(1.22797, 0.15097)`` (MATH.md section 6).
+    """
+    d, N, beta = check_width(width), check_depth(depth), _check_beta(beta)
+    if d > 2:
+        raise ValueError(f"quadrature moments are implemented for width 1 and 2, got {d}")
+    return np.array(_chamber_moments(d, N, beta)[1])
+
+
+# --------------------------------------------------------------------------- reference
+
+
+class ReferenceSample(NamedTuple):
+    """Weighted singular values from the closed-form law (self-normalized importance sampling)."""
+
+    singular_values: NDArray[np.float64]
+    """Shape ``(n_proposals, d)``, ordered ``s_1 >= ... >= s_d``."""
+    weights: NDArray[np.float64]
+    """Shape ``(n_proposals,)``, non-negative, summing to 1."""
+    ess: float
+    """Kish effective sample size ``1 / sum(weights^2)``."""
+
+    def mean(self) -> NDArray[np.float64]:
+        """Weighted means ``E[s_i]``, shape ``(d,)``."""
+        return self.weights @ self.singular_values
+
+    def stderr(self) -> NDArray[np.float64]:
+        """Standard errors of :meth:`mean`: weighted standard deviation / sqrt(ESS)."""
+        var = self.weights @ (self.singular_values - self.mean()) ** 2
+        return np.sqrt(var / self.ess)
+
+
+def _log_density_Z(theta: NDArray, Y: NDArray, depth: int, beta: float) -> NDArray:
+    """Log density of ``Z`` (flattened) such that ``X = U diag(s_Z^N) V^T`` has law e^{-beta E} rho.
+
+    With ``Z = U diag(s_Z) V^T`` the Jacobian of ``Z -> X`` is
+    ``prod_i N s_Z,i^{N-1} prod_{i<j} (s_X,i^2 - s_X,j^2) / (s_Z,i^2 - s_Z,j^2)``;
+    the first product cancels rho's ``prod s_X^{-(N-1)/N}`` and the second is
+    ``prod D_ij``, so the density of ``Z`` is ``exp(-beta E(X)) prod_{i<j} D_ij^{1/2}``
+    up to a constant: smooth, with none of rho's singularities at ``det X = 0``.
+    """
+    d = Y.shape[-1]
+    U, sz, Vt = np.linalg.svd(theta.reshape(-1, d, d))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        sx = sz**depth
+        r = (U * sx[:, None, :]) @ Vt - Y
+        out = -0.5 * beta * (r * r).sum(axis=(-1, -2))
+        if d > 1:
+            out = out + 0.5 * log_D_pairs(np.maximum(sx, np.finfo(float).tiny), depth).sum(-1)
+    return np.where(np.isfinite(out), out, -np.inf)
+
+
+def reference_sv_sample(
+    *,
+    width: int,
+    depth: int,
+    beta: float,
+    target: ArrayLike | None = None,
+    n_proposals: int = 200_000,
+    seed: int = 0,
+) -> ReferenceSample:
+    """Singular values drawn from the closed-form law ``exp(-beta E(X)) rho(X)`` (MATH.md §6).
+
+    Importance sampling with resampling in the coordinates ``Z`` of
+    :func:`_log_density_Z`, where the density is smooth: a short emcee pilot
+    run gives the location and scale of a multivariate-t proposal (4 degrees
+    of freedom, covariance inflated 1.5x), refined by two rounds of weighted
+    moments; in the last round ``n_proposals`` proposals are
+    weighted by density / proposal. The weights make the result exact in the
+    limit whatever the pilot's quality; their effective sample size is
+    returned. (Plain emcee directly in ``X`` sticks
+    near ``det X = 0``, where rho diverges, and gave visibly biased means.)
+
+    Parameters
+    ----------
+    width, depth : int
+        ``d`` and ``N``.
+    beta : float
+        Inverse temperature ``> 0``.
+    target : array_like (d, d), optional
+        ``Y`` in ``E = |X - Y|_F^2 / 2``; ``None`` means zero.
+    n_proposals : int
+        Number of weighted draws.
+    seed : int
+
+    Returns
+    -------
+    ReferenceSample
+        ``singular_values (n_proposals, d)`` (descending), ``weights``, ``ess``.
+    """
+    import emcee
+    from scipy.stats import multivariate_t
+
+    d, N, beta = check_width(width), check_depth(depth), _check_beta(beta)
+    Y = np.zeros((d, d)) if target is None else np.asarray(target, dtype=float)
+    if Y.shape != (d, d):
+        raise ValueError(f"target must have shape ({d}, {d}), got {Y.shape}")
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("target must be finite")
+    rng = np.random.default_rng(seed)
+    ndim = d * d
+    n_walkers = max(4 * ndim, 32)
+
+    def logp(theta: NDArray) -> NDArray:
+        return _log_density_Z(theta, Y, N, beta)
+
+    pilot = emcee.EnsembleSampler(n_walkers, ndim, logp, vectorize=True)
+    # emcee draws from its own legacy RandomState; seed it from our generator.
+    pilot.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
+    pilot.run_mcmc(rng.normal(size=(n_walkers, ndim)), 1500)
+    chain = pilot.get_chain(discard=500, flat=True)
+    loc, cov = chain.mean(axis=0), np.cov(chain.T)
+    # Two rounds of adaptive importance sampling (weighted moments) refine the
+    # pilot's proposal before the final, larger round.
+    for size in (20_000, 20_000, int(n_proposals)):
+        proposal = multivariate_t(loc=loc, shape=1.5 * cov + 1e-9 * np.eye(ndim), df=4)
+        Z = proposal.rvs(size=size, random_state=rng).reshape(-1, ndim)
+        log_w = logp(Z) - proposal.logpdf(Z)
+        w = np.exp(log_w - log_w.max())
+        w /= w.sum()
+        loc = w @ Z
+        cov = (Z - loc).T @ ((Z - loc) * w[:, None])
+    s = np.linalg.svd(Z.reshape(-1, d, d), compute_uv=False) ** N
+    return ReferenceSample(-np.sort(-s, axis=-1), w, float(1.0 / (w @ w)))
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_sv_histograms(
+    tree: xr.DataTree,
+    path: str | os.PathLike,
+    *,
+    depth: int,
+    beta: float,
+    target: ArrayLike | None = None,
+    reference: ArrayLike | None = None,
+    bins: int = 60,
+    title: str | None = None,
+    seed: int = 0,
+) -> Path:
+    """Histogram each singular value of an ensemble against the law of MATH.md section 6.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        Ensemble with ``posterior.singular_values (chain, draw, sv)``.
+    path : path-like
+        Output ``.png``.
+    depth, beta : int, float
+        ``N`` and the inverse temperature of the ensemble.
+    target : array_like (d, d), optional
+        ``Y`` in ``E = |X - Y|^2/2``; ``None`` means zero.
+    reference : array_like (n, d), optional
+        Reference singular values to overlay instead of generating them with
+        :func:`reference_sv_sample` (used when no quadrature exists).
+    bins : int
+        Histogram bins per panel.
+    title : str, optional
+        Figure title; by default it names the sampler from ``tree.attrs``.
+    seed : int
+        Seed of a generated reference sample.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    plt = _pyplot()
+    N, beta = check_depth(depth), _check_beta(beta)
+    try:
+        sv = tree["posterior"]["singular_values"]
+    except KeyError:
+        raise ValueError("tree has no posterior.singular_values (chain, draw, sv)") from None
+    s = -np.sort(-sv.values.reshape(-1, sv.shape[-1]), axis=-1)
+    d = s.shape[-1]
+    closed = target is None and d <= 2
+    ref_label, ref_w = "reference sample", None
+    if not closed and reference is None:
+        ref = reference_sv_sample(width=d, depth=N, beta=beta, target=target, seed=seed)
+        reference, ref_w = ref.singular_values, ref.weights
+        ref_label = f"reference: closed-form law, importance-weighted (ESS {ref.ess:,.0f})"
+    if reference is not None:
+        reference = -np.sort(-np.asarray(reference, dtype=float).reshape(-1, d), axis=-1)
+        if ref_w is None:
+            ref_w = np.full(len(reference), 1.0 / len(reference))
+
+    # Per-variable MCSE of the mean through ArviZ (accounts for autocorrelation).
+    from dlnmc.ensemble import diagnostics
+
+    diag = diagnostics(tree, var_names=["singular_values"])["singular_values"]
+    mcse = diag.sel(diagnostic="mcse_mean").values
+    means_cf = sv_marginal_moments(width=d, depth=N, beta=beta) if closed else None
+
+    ncol = min(d, 4)
+    nrow = -(-d // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.8 * nrow), squeeze=False)
+    sampler = tree.attrs.get("sampler", "ensemble")
+    for i, ax in enumerate(axes.flat):
+        if i >= d:
+            ax.set_visible(False)
+            continue
+        data = s[:, i]
+        hi = np.quantile(data, 0.995)
+        edges = np.linspace(0.0, hi, bins + 1)
+        ax.hist(
+            data, bins=edges, density=True, color="tab:blue", alpha=0.45,
+            label=f"Monte Carlo: {sampler} ({len(data):,} draws)",
+        )  # fmt: skip
+        text = f"MC mean {data.mean():.4f} ± {mcse[i]:.4f} (MCSE)"
+        if closed:
+            grid = np.linspace(hi / 2000, hi, 400)
+            dens = sv_marginal_density(grid, width=d, depth=N, beta=beta)[i]
+            ax.plot(grid, dens, color="black", lw=1.8, label="closed form (MATH.md §6, quadrature)")
+            z = (data.mean() - means_cf[i]) / mcse[i]
+            text += f"\nclosed form {means_cf[i]:.4f}, z = {z:+.2f}"
+        else:
+            ax.hist(
+                reference[:, i], bins=edges, weights=ref_w, density=True, histtype="step",
+                color="black", ls="--", lw=1.5, label=ref_label,
+            )  # fmt: skip
+            text += f"\nreference mean {ref_w @ reference[:, i]:.4f}"
+        ax.text(0.97, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        ax.set_xlim(0, hi)
+        if i == d - 1 and N > 1:
+            # The smallest singular value's density diverges like s^{-(N-1)/N}
+            # at 0; a log scale shows the singularity and the tail together.
+            ax.set_yscale("log")
+        ax.set_xlabel(f"$s_{i + 1}$ ({_ordinal(i + 1)} largest singular value of $X$)")
+        ax.set_ylabel("probability density (per unit $s$)")
+    # One legend for all panels, below them, so it never hides data.
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    tgt = "Y = 0" if target is None else "Y ≠ 0 (given target)"
+    fig.suptitle(
+        title
+        or f"Singular values of X = W_N⋯W_1 on the balanced manifold: d={d}, N={N}, β={beta:g}, "
+        f"E = |X − Y|²/2, {tgt}\nsource: {sampler}",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return _save(fig, path)
+
+
+def _ordinal(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+def _check_table(ds: xr.Dataset, needed: tuple[str, ...]) -> None:
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"expected an xarray.Dataset, got {type(ds).__name__}")
+    missing = [v for v in needed if v not in ds]
+    if missing:
+        raise ValueError(f"dataset lacks variable(s) {missing}; it has {sorted(ds.data_vars)}")
+
+
+def plot_orbit_volumes(
+    ds: xr.Dataset, path: str | os.PathLike, *, title: str | None = None
+) -> Path:
+    """Monte Carlo orbit log-volumes with error bars against the closed form ``S``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Dims ``(width, depth)`` with ``log_volume_mc``, ``stderr``,
+        ``closed_form`` and ``z_score`` (the layout of the orbit helper's
+        ``orbit_volume_table``); missing cells may be NaN.
+    path : path-like
+        Output ``.png``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Notes
+    -----
+    Top panel: ``log vol(O_X)`` against depth, one colour per width, closed
+    form as a line, Monte Carlo as markers with ±2 standard-error bars.
+    Bottom panel: the residual Monte Carlo − closed form with ±2 s.e. bars,
+    on a scale where the error bars are visible.
+    """
+    plt = _pyplot()
+    _check_table(ds, ("log_volume_mc", "stderr", "closed_form", "z_score"))
+    if set(ds["log_volume_mc"].dims) != {"width", "depth"}:
+        raise ValueError(f"expected dims (width, depth), got {ds['log_volume_mc'].dims}")
+    ds = ds.transpose("width", "depth", ...)
+    depths = ds["depth"].values if "depth" in ds.coords else np.arange(ds.sizes["depth"]) + 1
+    widths = ds["width"].values if "width" in ds.coords else np.arange(ds.sizes["width"]) + 1
+    fig, (top, bot) = plt.subplots(
+        2, 1, figsize=(7.5, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(widths)))
+    n = len(widths)
+    offsets = (np.arange(n) - (n - 1) / 2) * 0.06  # dodge markers of different widths
+    for k, (w, c) in enumerate(zip(widths, colors, strict=True)):
+        cell = ds.isel(width=k)
+        mc, se, cf = (cell[v].values for v in ("log_volume_mc", "stderr", "closed_form"))
+        top.plot(depths, cf, "-", color=c, lw=1.6, label=f"d = {w}: closed form S")
+        top.errorbar(
+            depths, mc, yerr=2 * se, fmt="o", mfc="white", mec=c, ecolor=c,
+            ms=5, capsize=3, label=f"d = {w}: Monte Carlo ±2 s.e.",
+        )  # fmt: skip
+        bot.errorbar(
+            depths + offsets[k], mc - cf, yerr=2 * se, fmt="o", mfc="white", mec=c, ecolor=c,
+            ms=5, capsize=3, label=f"d = {w}",
+        )  # fmt: skip
+    bot.axhline(0.0, color="black", lw=1.2, label="closed form (zero residual)")
+    top.set_ylabel("log vol(O_X)  (natural log of the orbit's\nHausdorff volume in R^(N·d²))")
+    bot.set_ylabel("Monte Carlo − closed form\n(natural-log units)")
+    bot.set_xlabel("depth N (number of layers)")
+    bot.set_xticks(depths)
+    top.legend(fontsize=7, ncol=2, frameon=False)
+    bot.legend(fontsize=7, ncol=min(n + 1, 4), frameon=False)
+    z = ds["z_score"].values
+    zmax = np.nanmax(np.abs(z)) if np.isfinite(z).any() else float("nan")
+    method = ds.attrs.get("method", "Monte Carlo")
+    top.set_title(
+        title
+        or f"Orbit volumes: Monte Carlo ({method}) vs closed form S(X) (MATH.md §5)\n"
+        f"{np.isfinite(z).sum()} cells, max |z| = {zmax:.2f} (tolerance {Z_BAND}); "
+        "residuals dodged horizontally by width",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_z_scores(
+    ds: xr.Dataset | xr.DataArray,
+    path: str | os.PathLike,
+    *,
+    var: str = "z_score",
+    title: str | None = None,
+) -> Path:
+    """Z-scores of a study: one per cell with the ±4.5 band, and their histogram against N(0, 1).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or DataArray
+        A study result with a variable ``var`` (any dims: each element is a
+        cell), or the z-scores themselves. NaN cells are skipped.
+    path : path-like
+        Output ``.png``.
+    var : str
+        Name of the z-score variable.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from scipy.stats import norm
+
+    plt = _pyplot()
+    if isinstance(ds, xr.Dataset):
+        _check_table(ds, (var,))
+        da = ds[var]
+    elif isinstance(ds, xr.DataArray):
+        da = ds
+    else:
+        raise TypeError(f"expected an xarray Dataset or DataArray, got {type(ds).__name__}")
+    flat = da.stack(cell=list(da.dims)) if da.dims else da.expand_dims(cell=[0])
+    z = flat.values.astype(float)
+    labels = [_cell_label(flat, k) for k in range(flat.sizes["cell"])]
+    ok = np.isfinite(z)
+    if not ok.any():
+        raise ValueError(f"{var} has no finite value")
+    z, labels = z[ok], [lab for lab, o in zip(labels, ok, strict=True) if o]
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [max(2, min(len(z), 40) / 8), 1.4]}
+    )
+    x = np.arange(len(z))
+    bad = np.abs(z) >= Z_BAND
+    left.axhspan(-Z_BAND, Z_BAND, color="tab:green", alpha=0.12, label=f"|z| < {Z_BAND} (pass)")
+    left.axhline(0, color="black", lw=1)
+    for sgn in (-2, 2):
+        left.axhline(sgn, color="gray", lw=0.8, ls=":", label="|z| = 2" if sgn > 0 else None)
+    left.plot(x[~bad], z[~bad], "o", color="tab:blue", label="cell passes")
+    if bad.any():
+        left.plot(x[bad], z[bad], "X", color="tab:red", ms=9, label="cell fails")
+    left.set_xticks(x)
+    left.set_xticklabels(labels, rotation=60 if len(z) > 6 else 0, ha="right", fontsize=7)
+    left.set_xlim(-0.7, len(z) - 0.3)
+    lim = max(Z_BAND + 0.8, np.abs(z).max() * 1.1)
+    left.set_ylim(-lim, lim)
+    left.set_ylabel("z = (Monte Carlo − closed form) / s.e.")
+    left.set_xlabel("study cell")
+    left.legend(fontsize=7.5, loc="lower right", frameon=False)
+    K = int(np.ceil(lim))
+    edges = np.arange(-K - 0.5, K + 0.51, 1.0)  # unit bins centred on integers
+    right.hist(
+        z, bins=edges, orientation="horizontal", color="tab:blue", alpha=0.5,
+        label=f"z of {len(z)} cells",
+    )  # fmt: skip
+    grid = np.linspace(-lim, lim, 300)
+    right.plot(
+        len(z) * (edges[1] - edges[0]) * norm.pdf(grid), grid, color="black", lw=1.8,
+        label="N(0, 1), expected counts",
+    )  # fmt: skip
+    right.set_ylim(-lim, lim)
+    right.set_xlabel("number of cells")
+    right.legend(fontsize=7.5, loc="lower right", frameon=False)
+    fig.suptitle(
+        title
+        or f"z-scores across the study: {len(z)} cells, {bad.sum()} with |z| ≥ {Z_BAND}, "
+        f"mean {z.mean():+.2f}, sd {z.std(ddof=1) if len(z) > 1 else float('nan'):.2f}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _cell_label(flat: xr.DataArray, k: int) -> str:
+    coords: Mapping[str, Any] = {
+        name: flat[name].values[k] for name in flat.coords if flat[name].dims == ("cell",)
+    }
+    parts = []
+    for name, val in coords.items():
+        if name == "cell":
+            continue
+        short = {"width": "d", "depth": "N", "beta": "β"}.get(name, name)
+        parts.append(
+            f"{short}={val:g}" if isinstance(val, float | np.floating) else f"{short}={val}"
+        )
+    return ", ".join(parts) or str(k)
+
+
+def plot_trace_rank(
+    tree: xr.DataTree,
+    path_stem: str | os.PathLike,
+    *,
+    var_names: tuple[str, ...] = ("singular_values", "entropy"),
+) -> list[Path]:
+    """ArviZ trace (with marginal densities) and rank plots of an ensemble.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        Ensemble in ArviZ's layout.
+    path_stem : path-like
+        Writes ``<stem>_trace.png`` (``arviz.plot_trace_dist``) and
+        ``<stem>_rank.png`` (``arviz.plot_rank``: per-chain fractional-rank
+        ECDF differences with simultaneous envelopes; flat means mixed).
+    var_names : tuple of str
+        Posterior variables to show (those absent are skipped).
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    import arviz as az
+
+    plt = _pyplot()
+    names = [v for v in var_names if v in tree["posterior"].data_vars]
+    if not names:
+        raise ValueError(f"posterior has none of {var_names}")
+    stem = Path(path_stem)
+    out = []
+    for kind, fn in (("trace", az.plot_trace_dist), ("rank", az.plot_rank)):
+        pc = fn(tree, var_names=names, backend="matplotlib")
+        fig = pc.viz["chart"].item() if "chart" in pc.viz else plt.gcf()
+        fig.suptitle(
+            f"ArviZ {fn.__name__}: {', '.join(names)}; chains {tree['posterior'].sizes['chain']}, "
+            f"draws {tree['posterior'].sizes['draw']}; source: {tree.attrs.get('sampler', '?')}"
+            "\nsingular_values index 0 = s_1 (largest); x-axis of the trace: draw index",
+            fontsize=10,
+            # 0.5 inch above the axes area, clear of ArviZ's own two-line panel
+            # titles; bbox_inches="tight" keeps it in the PNG.
+            y=1.0 + 0.5 / fig.get_figheight(),
+        )
+        out.append(_save(fig, stem.with_name(f"{stem.name}_{kind}.png")))
+    return out
+
+
+def plot_result(
+    result: xr.DataTree | xr.Dataset,
+    directory: str | os.PathLike,
+    *,
+    stem: str = "result",
+    depth: int | None = None,
+    beta: float | None = None,
+    target: ArrayLike | None = None,
+) -> list[Path]:
+    """Every figure that applies to a study result, saved as PNGs in ``directory``.
+
+    Parameters
+    ----------
+    result : xarray.DataTree or Dataset
+        An ensemble (``posterior.singular_values``) or a study table (with
+        ``z_score``; with ``log_volume_mc`` and dims ``(width, depth)`` also
+        the orbit-volume figure).
+    directory : path-like
+        Existing directory to write into.
+    stem : str
+        File-name prefix.
+    depth, beta, target
+        For an ensemble; default from the root attributes ``depth``,
+        ``beta``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Files written: ``<stem>_orbit_volumes.png``, ``<stem>_z_scores.png``,
+        ``<stem>_sv_histograms.png``, ``<stem>_trace.png``, ``<stem>_rank.png``
+        as applicable.
+    """
+    directory = Path(directory)
+    out: list[Path] = []
+    if isinstance(result, xr.DataTree) and "posterior" in result.children:
+        depth = depth if depth is not None else result.attrs.get("depth")
+        beta = beta if beta is not None else result.attrs.get("beta", 1.0)
+        if "singular_values" in result["posterior"].data_vars:
+            if depth is None:
+                raise ValueError("depth is neither given nor a root attribute of the ensemble")
+            out.append(
+                plot_sv_histograms(
+                    result,
+                    directory / f"{stem}_sv_histograms.png",
+                    depth=int(depth),
+                    beta=float(beta),
+                    target=target,
+                )
+            )
+        out += plot_trace_rank(result, directory / stem)
+        return out
+    ds = result.to_dataset() if isinstance(result, xr.DataTree) else result
+    if "log_volume_mc" in ds and set(ds["log_volume_mc"].dims) == {"width", "depth"}:
+        out.append(plot_orbit_volumes(ds, directory / f"{stem}_orbit_volumes.png"))
+    if "z_score" in ds:
+        out.append(plot_z_scores(ds, directory / f"{stem}_z_scores.png"))
+    if not out:
+        raise ValueError("result is neither an ensemble nor a table with z_score")
+    return out

@@ -1,0 +1,123 @@
+"""Figures and the closed-form singular-value marginals behind them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from dlnmc.ensemble import build_tree
+from dlnmc.plots import (
+    plot_orbit_volumes,
+    plot_result,
+    plot_sv_histograms,
+    plot_z_scores,
+    reference_sv_sample,
+    sv_marginal_density,
+    sv_marginal_moments,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_quadrature_reproduces_math_reference():
+    # MATH.md section 6: d=2, N=3, beta=1, E=|X|^2/2 gives E[s1]=1.22797, E[s2]=0.15097.
+    np.testing.assert_allclose(
+        sv_marginal_moments(width=2, depth=3, beta=1.0), [1.22797, 0.15097], atol=6e-6
+    )
+
+
+def test_d1_moment_is_a_gamma_ratio():
+    # d=1, N=2: density ∝ exp(-s^2/2) s^{-1/2}, so E[s] = sqrt(2) Γ(3/4) / Γ(1/4).
+    from scipy.special import gamma
+
+    expected = np.sqrt(2) * gamma(0.75) / gamma(0.25)
+    np.testing.assert_allclose(sv_marginal_moments(width=1, depth=2, beta=1.0), [expected], 1e-8)
+
+
+def test_marginals_are_normalized_densities():
+    # Integrate each marginal independently of the tensor rule used for the moments.
+    from scipy.integrate import quad
+
+    for i in range(2):
+
+        def f(x, i=i):
+            return float(sv_marginal_density(np.array([x]), width=2, depth=4, beta=0.7)[i, 0])
+
+        total = quad(f, 0, 1, limit=200)[0] + quad(f, 1, np.inf, limit=200)[0]
+        assert abs(total - 1.0) < 1e-6
+
+
+def test_marginal_density_rejects_bad_input():
+    with pytest.raises(ValueError, match="width 1 and 2"):
+        sv_marginal_density([1.0], width=3, depth=2, beta=1.0)
+    with pytest.raises(ValueError, match="beta"):
+        sv_marginal_density([1.0], width=2, depth=2, beta=0.0)
+    with pytest.raises(ValueError, match="> 0"):
+        sv_marginal_density([0.0, 1.0], width=2, depth=2, beta=1.0)
+
+
+def test_reference_sample_matches_quadrature():
+    # Importance sampling of the closed-form law in Z coordinates; tolerance 4.5 s.e.
+    ref = reference_sv_sample(width=2, depth=3, beta=1.0, n_proposals=50_000, seed=3)
+    z = (ref.mean() - sv_marginal_moments(width=2, depth=3, beta=1.0)) / ref.stderr()
+    assert np.all(np.abs(z) < 4.5), z
+    assert ref.ess > 5_000
+    assert np.all(np.diff(ref.singular_values, axis=1) <= 0)
+
+
+def test_reference_sample_rejects_bad_target():
+    with pytest.raises(ValueError, match="shape"):
+        reference_sv_sample(width=2, depth=3, beta=1.0, target=np.eye(3))
+
+
+def _sv_tree(n_chains=4, n_draws=200, seed=0):
+    # Exact independent draws of the d=2, N=3 law by importance resampling.
+    ref = reference_sv_sample(width=2, depth=3, beta=1.0, n_proposals=40_000, seed=seed)
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(ref.weights), size=n_chains * n_draws, p=ref.weights)
+    s = ref.singular_values[idx].reshape(n_chains, n_draws, 2)
+    return build_tree({"singular_values": s}, attrs={"depth": 3, "beta": 1.0, "sampler": "test"})
+
+
+def test_sv_histograms_and_result_plots(tmp_path):
+    tree = _sv_tree()
+    out = plot_sv_histograms(tree, tmp_path / "sv.png", depth=3, beta=1.0)
+    assert out.read_bytes()[:8] == PNG
+    paths = plot_result(tree, tmp_path, stem="ens")
+    assert [p.name for p in paths] == ["ens_sv_histograms.png", "ens_trace.png", "ens_rank.png"]
+    assert all(p.read_bytes()[:8] == PNG for p in paths)
+    with pytest.raises(ValueError, match=r"\.png"):
+        plot_sv_histograms(tree, tmp_path / "sv.pdf", depth=3, beta=1.0)
+    with pytest.raises(ValueError, match="singular_values"):
+        plot_sv_histograms(build_tree({"X": np.ones((1, 2, 2, 2))}), tmp_path / "x.png", depth=3,
+                           beta=1.0)  # fmt: skip
+
+
+def _orbit_table():
+    rng = np.random.default_rng(1)
+    cf = np.array([[3.0, 6.0, 9.0], [6.0, 12.0, 19.0]])
+    se = np.full_like(cf, 0.01)
+    mc = cf + se * rng.normal(size=cf.shape)
+    return xr.Dataset(
+        {
+            "log_volume_mc": (("width", "depth"), mc),
+            "stderr": (("width", "depth"), se),
+            "closed_form": (("width", "depth"), cf),
+            "z_score": (("width", "depth"), (mc - cf) / se),
+        },
+        coords={"width": [2, 3], "depth": [2, 3, 4]},
+    )
+
+
+def test_orbit_and_z_plots(tmp_path):
+    ds = _orbit_table()
+    assert plot_orbit_volumes(ds, tmp_path / "o.png").read_bytes()[:8] == PNG
+    assert plot_z_scores(ds, tmp_path / "z.png").read_bytes()[:8] == PNG
+    paths = plot_result(ds, tmp_path, stem="study")
+    assert [p.name for p in paths] == ["study_orbit_volumes.png", "study_z_scores.png"]
+    with pytest.raises(ValueError, match="stderr"):
+        plot_orbit_volumes(ds.drop_vars("stderr"), tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="no finite"):
+        plot_z_scores(ds["z_score"] * np.nan, tmp_path / "bad.png")
+    assert not (tmp_path / "bad.png").exists()
