@@ -299,6 +299,33 @@ def test_orbit_volume_kind_agrees_with_closed_form():
         assert float(ds["stderr"].item()) > 0
 
 
+def test_orbit_volume_over_fields(tmp_path):
+    pytest.importorskip("dlnmc.group_charts")
+    text = """
+name = "fields"
+description = "orbit volumes over R, C, H"
+seed = 2
+kind = "orbit_volume"
+[grid]
+width = [2]
+depth = [2]
+field = ["real", "complex", "quaternion"]
+[settings]
+n_samples = 512
+"""
+    tree = run_study(parse_study(text), tmp_path / "f.nc", progress=False)
+    ds = tree["results/orbit_volume"].to_dataset()
+    assert ds["estimate"].dims == ("width", "depth", "field", "statistic")
+    z = ds["z_score"].values
+    assert np.isfinite(z).all() and np.abs(z).max() < 4.5
+    cf = ds["closed_form"].values.ravel()
+    assert len(set(cf.tolist())) == 3  # S_b differs between the fields
+    with pytest.raises(StudyError, match="need depth >= 2"):
+        parse_study(text.replace("depth = [2]", "depth = [1, 2]"))
+    with pytest.raises(StudyError, match="field = 'complx' is not allowed; did you mean 'complex'"):
+        parse_study(text.replace('"complex"', '"complx"'))
+
+
 def test_balanced_kind_agrees_with_closed_form_law(tmp_path):
     pytest.importorskip("dlnmc.balanced")
     text = """

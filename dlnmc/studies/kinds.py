@@ -39,7 +39,7 @@ from dlnmc.studies.schema import Part, StudyError, _suggest, check_keys, type_na
 __all__ = ["KINDS", "Kind", "cell_dataset", "register_kind", "sv_law_means"]
 
 # Grid keys in their canonical order (the order of the result dimensions).
-GRID_ORDER = ("width", "depth", "beta", "target")
+GRID_ORDER = ("width", "depth", "beta", "target", "field")
 
 
 def _int_ge(lo: int):
@@ -104,6 +104,7 @@ GRID_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "depth": _int_ge(1),
     "beta": _float(0.0),
     "target": _float(),
+    "field": _choice("real", "complex", "quaternion"),
 }
 
 
@@ -327,19 +328,42 @@ def run_orbit_volume(
     from dlnmc.estimators import estimate_orbit_volume
 
     d, N = params["width"], params["depth"]
+    field = params.get("field", "real")
     rng_ss, est_ss = ss.spawn(2)
     s = _draw_singular_values(d, settings, np.random.default_rng(rng_ss))
-    res = estimate_orbit_volume(
-        s, N, n_samples=settings["n_samples"], seed=_int_seed(est_ss), method=settings["method"]
-    )
+    if field == "real":
+        res = estimate_orbit_volume(
+            s, N, n_samples=settings["n_samples"], seed=_int_seed(est_ss), method=settings["method"]
+        )
+        n_samples = int(res.n_samples)
+    else:  # MATH.md section 8: chart Monte Carlo over C or H, held against S_b
+        from dlnmc.group_charts import estimate_orbit_volume_field
+
+        n_rep = 16
+        res = estimate_orbit_volume_field(
+            s, N, field, n_points=max(2, settings["n_samples"] // n_rep), n_replicates=n_rep,
+            seed=_int_seed(est_ss),
+        )  # fmt: skip
+        n_samples = int(res.n_points * res.n_replicates)
     return cell_dataset(
         ["log_volume"],
         res.log_volume,
         res.stderr,
         res.closed_form,
-        {"singular_values": (("sv",), s), "n_samples": ((), int(res.n_samples))},
+        {"singular_values": (("sv",), s), "n_samples": ((), n_samples)},
         z_score=res.z_score,  # the estimator's z: 0 for exact counts equal to rounding
     )
+
+
+def _check_orbit_fields(part: Part) -> None:
+    fields = part.grid.get("field", ["real"])
+    if any(f != "real" for f in fields) and any(N < 2 for N in part.grid["depth"]):
+        raise StudyError(
+            f"part {part.name!r}: complex and quaternionic orbit volumes need depth >= 2, "
+            f"got depth {part.grid['depth']}"
+        )
+    if any(f != "real" for f in fields) and part.settings.get("method", "rqmc") != "rqmc":
+        raise StudyError(f"part {part.name!r}: fields other than 'real' use method = 'rqmc'")
 
 
 register_kind(
@@ -347,13 +371,14 @@ register_kind(
         "orbit_volume",
         "Monte Carlo orbit volumes (chart route, RQMC) against the entropy formula",
         run_orbit_volume,
-        {"width": None, "depth": None},
+        {"width": None, "depth": None, "field": ["real"]},
         {
             "n_samples": Setting(_int_ge(2), 4096, "chart points per cell"),
             "method": Setting(_choice("rqmc", "mc"), "rqmc", "randomized quasi-MC or plain MC"),
             **_SV_SETTINGS,
         },
         requires=(("dlnmc.estimators", "not in this dlnmc build (issue 3: orbit volumes)"),),
+        extra_check=_check_orbit_fields,
     )
 )
 

@@ -9,7 +9,7 @@ import xarray as xr
 
 __all__ = ["format_results", "load_result", "plot_result"]
 
-_GRID = ("width", "depth", "beta", "target")
+_GRID = ("width", "depth", "beta", "target", "field")
 
 
 def load_result(path: str | Path) -> xr.DataTree:
@@ -33,6 +33,8 @@ def format_results(tree: xr.DataTree) -> str:
     for part, node in tree["results"].children.items():
         ds = node.to_dataset()
         keys = [k for k in _GRID if k in ds.dims]
+        # a field coordinate of "real" only is the default: leave it out of the labels
+        shown = [k for k in keys if not (k == "field" and set(ds["field"].values) == {"real"})]
         stacked = ds[["estimate", "stderr", "closed_form", "z_score"]].stack(
             row=[*keys, "statistic"]
         )
@@ -42,7 +44,7 @@ def format_results(tree: xr.DataTree) -> str:
                 continue  # padding, e.g. mean_s3 at width 2
             cell = " ".join(
                 f"{k[0]}={r[k].item():g}" if k in ("beta", "target") else f"{k[0]}={r[k].item()}"
-                for k in keys
+                for k in shown
             )
             rows.append(
                 [
@@ -161,7 +163,12 @@ def plot_result(tree: xr.DataTree, result_path: str | Path) -> list[Path]:
         if ds.attrs.get("kind") == "orbit_volume":
             table = ds.sel(statistic="log_volume").rename(estimate="log_volume_mc")
             table = table[["log_volume_mc", "stderr", "closed_form", "z_score"]]
-            attempt(plots.plot_orbit_volumes, table, Path(f"{stem}_{part}_orbit_volumes.png"))
+            for field in table["field"].values.tolist() if "field" in table.dims else [None]:
+                one = table if field is None else table.sel(field=field, drop=True)
+                suffix = "" if field in (None, "real") else f"_{field}"
+                attempt(
+                    plots.plot_orbit_volumes, one, Path(f"{stem}_{part}{suffix}_orbit_volumes.png")
+                )
     if "ensembles" in tree.children:
         for part, node in tree["ensembles"].children.items():
             for label, ens in node.children.items():
