@@ -66,7 +66,8 @@ def test_missing_study_file(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert err.strip().splitlines() == [
         "dlnmc: error: study file not found: no_such_study.toml; "
-        "shipped studies: entropy_depth, mici_comparison, orbit_volumes, quickstart, sv_law"
+        "shipped studies: entropy_depth, mici_comparison, orbit_volumes, orbit_volumes_fields, "
+        "quickstart, sv_law"
     ]
     code, _, err = run_main(["run", "quickstrat"], capsys)
     assert code == 2 and "did you mean the shipped study 'quickstart'" in err
@@ -106,7 +107,14 @@ def test_list_and_version(capsys):
     code, out, _ = run_main(["list"], capsys)
     assert code == 0
     names = [line.split()[0] for line in out.strip().splitlines()]
-    assert names == ["entropy_depth", "mici_comparison", "orbit_volumes", "quickstart", "sv_law"]
+    assert names == [
+        "entropy_depth",
+        "mici_comparison",
+        "orbit_volumes",
+        "orbit_volumes_fields",
+        "quickstart",
+        "sv_law",
+    ]
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
