@@ -307,3 +307,19 @@ def test_chart_route_for_the_circle():
     quadrature (zero variance); it must give 2 pi up to the finite-difference error h^2/6."""
     est = estimate_group_volume_field(1, "complex", 64, 2, seed=0)
     assert est.log_volume == pytest.approx(np.log(2 * np.pi), abs=1e-9)
+
+
+@pytest.mark.parametrize("depth", [None, 2, 3])
+def test_chart_error_includes_finite_difference_bias(depth):
+    """A constant chart density (U(1), and orbits of width 1) has zero replicate spread;
+    stderr must still cover the O(h^2) and rounding error of the central differences
+    (it was 2e-13 for a 3e-11 bias: z = -123)."""
+    from dlnmc.group_charts import estimate_orbit_volume_field
+
+    if depth is None:
+        est = estimate_group_volume_field(1, "complex", 64, 2, seed=0)
+    else:
+        est = estimate_orbit_volume_field([2.0], depth, "complex", 64, 4, seed=0)
+    assert est.stderr < 1e-9  # still a sharp check: the route is a quadrature here
+    assert np.isfinite(est.z_score)
+    assert abs(est.z_score) < Z_MAX
