@@ -24,6 +24,7 @@ are determined, so the chart is a bijection off a null set. Box: for each
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -279,6 +280,28 @@ def _proposal(u: NDArray[np.float64], d: int, field: str, mix: float):
     return theta, log_q.sum(axis=-1)
 
 
+def _check_options(
+    n_points: object, n_replicates: object, mix: object, step: object
+) -> tuple[int, int, float, float]:
+    """Validated ``(n_points, n_replicates, mix, step)`` of the chart estimators."""
+    n_points = check_width(n_points, "n_points")
+    n_replicates = check_width(n_replicates, "n_replicates")
+    if n_replicates < 2:
+        raise ValueError(f"n_replicates must be >= 2 to estimate an error, got {n_replicates}")
+    if n_points & (n_points - 1):
+        raise ValueError(f"n_points must be a power of 2 (Sobol balance), got {n_points}")
+    for name, value in (("mix", mix), ("step", step)):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
+    mix, step = float(mix), float(step)
+    if not 0.0 < mix <= 1.0:
+        raise ValueError(f"mix must be in (0, 1], got {mix!r}")
+    # An upper bound keeps the step a difference quotient (angles live in [0, 2 pi)).
+    if not 0.0 < step <= 0.1:
+        raise ValueError(f"step must be a finite-difference step in (0, 0.1], got {step!r}")
+    return n_points, n_replicates, mix, step
+
+
 def estimate_group_volume_field(
     d: int,
     field: str,
@@ -309,19 +332,14 @@ def estimate_group_volume_field(
     mix : float
         Weight of the uniform component of the proposal, in ``(0, 1]``.
     step : float
-        Finite-difference step in the angles.
+        Finite-difference step in the angles, in ``(0, 0.1]``.
 
     Returns
     -------
     ChartVolumeEstimate
     """
     lo, _ = chart_box(d, field)
-    if n_replicates < 2:
-        raise ValueError(f"n_replicates must be >= 2 to estimate an error, got {n_replicates}")
-    if n_points < 1 or n_points & (n_points - 1):
-        raise ValueError(f"n_points must be a power of 2 (Sobol balance), got {n_points}")
-    if not 0.0 < mix <= 1.0:
-        raise ValueError(f"mix must be in (0, 1], got {mix!r}")
+    n_points, n_replicates, mix, step = _check_options(n_points, n_replicates, mix, step)
     from scipy.stats import qmc  # deferred: scipy.stats costs ~0.5 s at `import dlnmc`
 
     m = lo.size
@@ -393,12 +411,7 @@ def estimate_orbit_volume_field(
         raise ValueError("depth must be >= 2: for N = 1 the orbit is a point")
     d = s.size
     lo, _hi = chart_box(d, field)
-    if n_replicates < 2:
-        raise ValueError(f"n_replicates must be >= 2 to estimate an error, got {n_replicates}")
-    if n_points < 1 or n_points & (n_points - 1):
-        raise ValueError(f"n_points must be a power of 2 (Sobol balance), got {n_points}")
-    if not 0.0 < mix <= 1.0:
-        raise ValueError(f"mix must be in (0, 1], got {mix!r}")
+    n_points, n_replicates, mix, step = _check_options(n_points, n_replicates, mix, step)
     # W_p = diag(s)^{1/N} for every p is balanced with phi(W0) = diag(s); built in log
     # space (as dlnmc.orbit.orbit_base_point) so that no SVD meets s = [1e30, 1e-30].
     n = diag_embed(s, field).shape[-1]

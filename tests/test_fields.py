@@ -323,3 +323,28 @@ def test_chart_error_includes_finite_difference_bias(depth):
     assert est.stderr < 1e-9  # still a sharp check: the route is a quadrature here
     assert np.isfinite(est.z_score)
     assert abs(est.z_score) < Z_MAX
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_points": 2.5}, TypeError, "n_points"),
+        ({"n_points": "64"}, TypeError, "n_points"),
+        ({"n_points": 48}, ValueError, "n_points"),
+        ({"n_replicates": 2.5}, TypeError, "n_replicates"),
+        ({"n_replicates": 1}, ValueError, "n_replicates"),
+        ({"step": 0.0}, ValueError, "step"),
+        ({"step": -1e-5}, ValueError, "step"),
+        ({"step": np.nan}, ValueError, "step"),
+        ({"step": "x"}, TypeError, "step"),
+        ({"mix": np.nan}, ValueError, "mix"),
+    ],
+)
+def test_chart_estimators_reject_bad_options(kwargs, error, match):
+    from dlnmc.group_charts import estimate_orbit_volume_field
+
+    opts = {"n_points": 64, "n_replicates": 2} | kwargs
+    with pytest.raises(error, match=match):
+        estimate_group_volume_field(1, "complex", **opts)
+    with pytest.raises(error, match=match):
+        estimate_orbit_volume_field([2.0, 1.0], 2, "complex", **opts)
