@@ -23,6 +23,19 @@ estimate is the mean of the replicate means and its standard error their
 standard deviation over ``sqrt(R)``. Both report the standard error of
 ``log_volume`` by the delta method: ``se(log V) = se(V) / V``, which is also
 the relative standard error of the volume.
+
+What the Monte Carlo tests (and what it does not)
+-------------------------------------------------
+The integrand factors as ``sqrt(det K_s)`` times the Haar density of
+``O_d^{N-1}`` in chart coordinates: the orbit metric pulled back to the gauge
+group is left-invariant (``dlnmc.orbit``), so at every chart point it is
+``K_s`` (a constant, ``s``-dependent form on the Lie algebra) composed with the
+chart's Maurer-Cartan frame. Hence the relative fluctuation of the integrand,
+and the relative standard error, do not depend on ``s``. The Monte Carlo
+checks the chart and group-volume part (``vol(O_d)^{N-1}`` up to the constant
+factor); the ``s``-dependence of ``S(X)`` enters only through ``det K_s`` and is
+tested separately by the Gram-determinant identity (``prod D_ij``, MATH.md
+section 5) in the geometry tests.
 """
 
 from __future__ import annotations
