@@ -75,7 +75,14 @@ def test_real_field_reproduces_the_foundation(d, N):
     rng = np.random.default_rng(d + 10 * N)
     X = _random_X(rng, d, "real")
     s = dlnmc.singular_values(X)
-    assert entropy_sv_field(s, N, "real") == pytest.approx(dlnmc.entropy_sv(s, N), rel=1e-14)
+    # The generic S_b at b = 1, written out here (entropy_sv_field delegates "real" to
+    # entropy_sv, so comparing those two would be a tautology).
+    LD = dlnmc.log_D(s, N)
+    iu = np.triu_indices(d, 1)
+    b = 1
+    S_b = (N - 1) * dlnmc.log_group_volume(d) + 0.5 * b * LD[iu].sum()
+    S_b += 0.5 * (b - 1) * np.trace(LD)
+    assert entropy_sv_field(s, N, "real") == pytest.approx(S_b, rel=1e-12, abs=1e-12)
     assert log_rho_sv_field(s, N, "real") == pytest.approx(dlnmc.log_rho_sv(s, N), rel=1e-12)
     W = balanced_factorization_field(X, N, "real", rng=rng)
     assert log_orbit_gram_field(W, "real") + (N - 1) * dlnmc.log_group_volume(d) == pytest.approx(
