@@ -165,3 +165,19 @@ def test_sv_density_alpha_family_and_collisions():
     assert shifted == pytest.approx(base - 0.5 * log_D_pairs(s, 4).sum(), rel=1e-14)
     # A collision has zero density (Vandermonde factor), not NaN.
     assert log_sv_density(np.array([1.0, 1.0]), 3) == -np.inf
+
+
+def test_complex_singular_values_are_refused():
+    """A complex array for s was cast to float64, silently dropping its imaginary part."""
+    from dlnmc.entropy_fields import entropy_sv_field
+    from dlnmc.fields import diag_embed
+
+    s = np.array([1 + 5j, 2.0])
+    for call in (
+        lambda: dlnmc.entropy_sv(s, 2),
+        lambda: entropy_sv_field(s, 2, "complex"),
+        lambda: dlnmc.estimate_orbit_volume(s, 2, 256, 0),
+        lambda: diag_embed(s, "complex"),
+    ):
+        with pytest.raises(TypeError, match="s must be real"):
+            call()
