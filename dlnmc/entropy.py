@@ -246,6 +246,18 @@ def log_rho(X: ArrayLike, depth: int) -> NDArray[np.float64]:
     return log_rho_sv(singular_values(X), N)
 
 
+def _energy_term(t: NDArray[np.float64], beta: float) -> NDArray[np.float64] | float:
+    """``-beta sum_i s_i^2 / 2`` from ``t = log s``, never NaN.
+
+    ``s * s`` overflows for ``s ~ 1e200`` and ``0 * inf`` is NaN; here ``beta = 0``
+    contributes exactly 0 and an overflowing energy gives a correct ``-inf``.
+    """
+    if beta == 0:
+        return 0.0
+    with np.errstate(over="ignore"):
+        return -beta * (0.5 * np.exp(2.0 * t)).sum(axis=-1)
+
+
 def log_sv_density(
     s: ArrayLike,
     depth: int,
@@ -290,7 +302,7 @@ def log_sv_density(
     with np.errstate(divide="ignore"):
         log_vdm = 2.0 * hi + np.log(-np.expm1(-2.0 * (hi - lo)))
     return (
-        -beta * 0.5 * (s * s).sum(axis=-1)
+        _energy_term(t, beta)
         - (N - 1) / N * t.sum(axis=-1)
         + (log_vdm - alpha * _log_D_from_logs(hi, lo, N)).sum(axis=-1)
     )

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_singular_values
-from dlnmc.entropy import entropy_sv, log_D
+from dlnmc.entropy import _energy_term, entropy_sv, log_D
 from dlnmc.fields import check_field, dyson_index, singular_values_field
 from dlnmc.groups_fields import log_group_volume_field
 
@@ -133,7 +133,7 @@ def log_sv_density_field(
         log_vdm = 2.0 * hi + np.log(-np.expm1(-2.0 * (hi - lo)))
     diag = np.diagonal(LD, axis1=-2, axis2=-1)
     return (
-        -0.5 * beta * (s * s).sum(axis=-1)
+        _energy_term(t, beta)
         + ((b - 1) * t - 0.5 * diag).sum(axis=-1)
         + (b * log_vdm - b * alpha * LD[..., iu, ju]).sum(axis=-1)
     )
