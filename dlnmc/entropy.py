@@ -176,7 +176,7 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
     # sum_{i<j} max(t_i, t_j) = sum_i (d-1-i) t_(i).
     weights = (d - 1 - np.arange(d)) * (1.0 - 1.0 / N)
     # Each G_N is in [1, N]: a product of up to `group` of them stays below 2^900.
-    group = max(1, int(900.0 / np.log2(N)))
+    group = max(1, int(900.0 / np.log2(float(N))))  # float: N may exceed int64
     n_pairs = iu.size
     n_groups = -(-n_pairs // group)
     pad = n_groups * group - n_pairs

@@ -200,3 +200,29 @@ def test_sv_density_energy_never_nan_for_huge_s(field):
         assert f([1e200, 1.0], 1.0) == -np.inf
     # beta = 0 drops exactly the energy: compare with a moderate s where it is computable.
     assert f([3.0, 1.0], 0.0) == pytest.approx(f([3.0, 1.0], 1.0) + 0.5 * (9.0 + 1.0), rel=1e-13)
+
+
+@pytest.mark.parametrize("s", [(2.0, 1.0), (3.0, 1.0, 0.25)])
+def test_entropy_sv_at_astronomical_depth(s):
+    """depth = 10**30 raised TypeError in np.log2 (Python int beyond int64). Reference:
+    S = (N-1) log c_d + 1/2 sum_{i<j} log D_ij, D_ij = (s_i^2 - s_j^2)/(s_i^{2/N} - s_j^{2/N})
+    evaluated by mpmath at 80 digits."""
+    N = 10**30
+    with mp.workdps(80):
+        ms = [mp.mpf(x) for x in s]
+        half_log_D = (
+            sum(
+                mp.log(
+                    (ms[i] ** 2 - ms[j] ** 2)
+                    / (ms[i] ** (mp.mpf(2) / N) - ms[j] ** (mp.mpf(2) / N))
+                )
+                for i in range(len(s))
+                for j in range(i + 1, len(s))
+            )
+            / 2
+        )
+        ref = (N - 1) * mp.mpf(dlnmc.log_group_volume(len(s))) + half_log_D
+        # The D-part alone (log N scale) is checked via log_D_pairs, as S ~ 1e30 hides it.
+        pairs = log_D_pairs(s, N).sum() / 2
+        assert pairs == pytest.approx(float(half_log_D), rel=1e-13)
+    assert dlnmc.entropy_sv(s, N) == pytest.approx(float(ref), rel=1e-14)
