@@ -137,7 +137,7 @@ def log_D(s: ArrayLike, depth: int) -> NDArray[np.float64]:
     return _log_D_from_logs(np.maximum(ti, tj), np.minimum(ti, tj), N)
 
 
-def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
+def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
     """Boltzmann entropy ``S`` from singular values.
 
     ``S = (N-1) log c_d + 1/2 sum_{i<j} log D_ij`` (MATH.md section 5), the log
@@ -152,12 +152,12 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
 
     Returns
     -------
-    ndarray of shape (...) or float
-        ``S``, float64; a Python float for a single vector.
+    ndarray of shape (...) or numpy.float64
+        ``S``, float64; a ``numpy.float64`` scalar (a ``float`` subclass) for a single vector.
 
     Examples
     --------
-    >>> round(entropy_sv([2.0, 0.5], 3), 12)
+    >>> print(round(entropy_sv([2.0, 0.5], 3), 12))
     6.437819430804
     """
     s = check_singular_values(s)
@@ -167,7 +167,7 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
     const = (N - 1) * log_group_volume(d)
     if d == 1 or N == 1:
         out = np.full(batch, const)
-        return float(out) if out.ndim == 0 else out
+        return np.float64(out) if out.ndim == 0 else out
 
     flat = s.reshape(-1, d)
     out = np.empty(flat.shape[0])
@@ -190,10 +190,10 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
         log_g = np.log(g.reshape(g.shape[0], n_groups, group).prod(axis=-1)).sum(axis=-1)
         out[start : start + _CHUNK_ROWS] = t @ weights + 0.5 * log_g
     out = (out + const).reshape(batch)
-    return float(out) if out.ndim == 0 else out
+    return np.float64(out) if out.ndim == 0 else out
 
 
-def entropy(X: ArrayLike, depth: int) -> NDArray[np.float64] | float:
+def entropy(X: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
     """Boltzmann entropy ``S(X) = log vol(O_X)`` of an invertible end-to-end matrix.
 
     Parameters
@@ -205,7 +205,7 @@ def entropy(X: ArrayLike, depth: int) -> NDArray[np.float64] | float:
 
     Returns
     -------
-    ndarray of shape (...) or float
+    ndarray of shape (...) or numpy.float64
         ``S(X)`` (MATH.md section 5), float64. Depends on ``X`` only through its
         singular values; see :func:`entropy_sv`, which is more accurate for
         extreme condition numbers.

@@ -40,7 +40,9 @@ def _split_log_D(s: NDArray[np.float64], N: int) -> tuple[NDArray, NDArray]:
     return off, diag
 
 
-def entropy_sv_field(s: ArrayLike, depth: int, field: str = "real") -> NDArray[np.float64] | float:
+def entropy_sv_field(
+    s: ArrayLike, depth: int, field: str = "real"
+) -> NDArray[np.float64] | np.float64:
     """``S_b`` from singular values: the log volume of the orbit ``O_X`` over ``F``.
 
     Parameters
@@ -53,7 +55,7 @@ def entropy_sv_field(s: ArrayLike, depth: int, field: str = "real") -> NDArray[n
 
     Returns
     -------
-    ndarray of shape (...) or float
+    ndarray of shape (...) or numpy.float64
         ``(N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii``.
         ``"real"`` delegates to :func:`dlnmc.entropy_sv`.
     """
@@ -66,10 +68,12 @@ def entropy_sv_field(s: ArrayLike, depth: int, field: str = "real") -> NDArray[n
     off, diag = _split_log_D(s, N)
     out = (N - 1) * log_group_volume_field(s.shape[-1], field) + 0.5 * b * off
     out = out + 0.5 * (b - 1) * diag
-    return float(out) if np.ndim(out) == 0 else out
+    return np.float64(out) if np.ndim(out) == 0 else out
 
 
-def entropy_field(X: ArrayLike, depth: int, field: str = "real") -> NDArray[np.float64] | float:
+def entropy_field(
+    X: ArrayLike, depth: int, field: str = "real"
+) -> NDArray[np.float64] | np.float64:
     """``S_b(X)`` for stored matrices ``X`` over ``F`` (shape ``(..., n, n)``)."""
     return entropy_sv_field(singular_values_field(X, field), depth, field)
 

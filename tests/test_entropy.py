@@ -226,3 +226,19 @@ def test_entropy_sv_at_astronomical_depth(s):
         pairs = log_D_pairs(s, N).sum() / 2
         assert pairs == pytest.approx(float(half_log_D), rel=1e-13)
     assert dlnmc.entropy_sv(s, N) == pytest.approx(float(ref), rel=1e-14)
+
+
+def test_single_entropies_are_numpy_float64():
+    """DESIGN.md: entropies are float64. A single input gives a numpy.float64 scalar (still a
+    float subclass), in every field."""
+    from dlnmc.entropy_fields import entropy_field, entropy_sv_field
+
+    values = [
+        dlnmc.entropy(2.0 * np.eye(2), 3),
+        dlnmc.entropy_sv([1.0, 2.0], 3),
+        dlnmc.entropy_sv([2.0], 3),  # the d = 1 early return
+        entropy_sv_field([1.0, 2.0], 3, "complex"),
+        entropy_field(2.0 * np.eye(2, dtype=complex), 3, "complex"),
+    ]
+    for v in values:
+        assert type(v) is np.float64
