@@ -87,10 +87,13 @@ def singular_values(X: ArrayLike, name: str = "X") -> NDArray[np.float64]:
     d = X.shape[-1]
     tiny = s[..., -1] <= d * np.finfo(np.float64).eps * s[..., 0]
     if np.any(tiny) or np.any(s[..., -1] <= 0):
-        idx = np.argwhere(np.atleast_1d(tiny | (s[..., -1] <= 0)))[0]
+        bad = tiny | (s[..., -1] <= 0)
+        # Plain ints, and no batch index at all for a single matrix.
+        idx = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
+        where = f" at batch index {idx}" if idx else ""
         raise ValueError(
-            f"{name} is singular (or numerically singular) at batch index {tuple(idx)}: "
-            f"smallest singular value {np.atleast_1d(s[..., -1])[tuple(idx)]!r}; "
+            f"{name} is singular (or numerically singular){where}: "
+            f"smallest singular value {float(s[..., -1][idx]):.3g}; "
             "the entropy is defined for invertible X only"
         )
     return s

@@ -242,3 +242,14 @@ def test_single_entropies_are_numpy_float64():
     ]
     for v in values:
         assert type(v) is np.float64
+
+
+def test_singular_matrix_message():
+    """The unbatched message said 'at batch index (np.int64(0),)'."""
+    with pytest.raises(ValueError, match="singular") as single:
+        dlnmc.singular_values(np.zeros((2, 2)))
+    assert "batch index" not in str(single.value)
+    X = np.broadcast_to(np.eye(2), (2, 3, 2, 2)).copy()
+    X[1, 2] = 0.0
+    with pytest.raises(ValueError, match=r"at batch index \(1, 2\):"):
+        dlnmc.singular_values(X)
