@@ -80,7 +80,10 @@ def check_layers(W: ArrayLike, name: str = "W") -> NDArray[np.float64]:
 
 def check_singular_values(s: ArrayLike, name: str = "s") -> NDArray[np.float64]:
     """Return ``s`` as float64 of shape ``(..., d)`` with every entry finite and > 0."""
-    s = np.asarray(s, dtype=np.float64)
+    s = np.asarray(s)
+    if np.iscomplexobj(s):  # a cast to float64 would silently drop the imaginary part
+        raise TypeError(f"{name} must be real singular values; got a complex array")
+    s = s.astype(np.float64, copy=False)
     if s.ndim < 1:
         raise ValueError(f"{name} must have shape (..., d), got a scalar")
     if s.shape[-1] < 1:

@@ -87,10 +87,13 @@ def singular_values(X: ArrayLike, name: str = "X") -> NDArray[np.float64]:
     d = X.shape[-1]
     tiny = s[..., -1] <= d * np.finfo(np.float64).eps * s[..., 0]
     if np.any(tiny) or np.any(s[..., -1] <= 0):
-        idx = np.argwhere(np.atleast_1d(tiny | (s[..., -1] <= 0)))[0]
+        bad = tiny | (s[..., -1] <= 0)
+        # Plain ints, and no batch index at all for a single matrix.
+        idx = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
+        where = f" at batch index {idx}" if idx else ""
         raise ValueError(
-            f"{name} is singular (or numerically singular) at batch index {tuple(idx)}: "
-            f"smallest singular value {np.atleast_1d(s[..., -1])[tuple(idx)]!r}; "
+            f"{name} is singular (or numerically singular){where}: "
+            f"smallest singular value {float(s[..., -1][idx]):.3g}; "
             "the entropy is defined for invertible X only"
         )
     return s
@@ -137,7 +140,7 @@ def log_D(s: ArrayLike, depth: int) -> NDArray[np.float64]:
     return _log_D_from_logs(np.maximum(ti, tj), np.minimum(ti, tj), N)
 
 
-def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
+def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
     """Boltzmann entropy ``S`` from singular values.
 
     ``S = (N-1) log c_d + 1/2 sum_{i<j} log D_ij`` (MATH.md section 5), the log
@@ -152,12 +155,12 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
 
     Returns
     -------
-    ndarray of shape (...) or float
-        ``S``, float64; a Python float for a single vector.
+    ndarray of shape (...) or numpy.float64
+        ``S``, float64; a ``numpy.float64`` scalar (a ``float`` subclass) for a single vector.
 
     Examples
     --------
-    >>> round(entropy_sv([2.0, 0.5], 3), 12)
+    >>> print(round(entropy_sv([2.0, 0.5], 3), 12))
     6.437819430804
     """
     s = check_singular_values(s)
@@ -167,7 +170,7 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
     const = (N - 1) * log_group_volume(d)
     if d == 1 or N == 1:
         out = np.full(batch, const)
-        return float(out) if out.ndim == 0 else out
+        return np.float64(out) if out.ndim == 0 else out
 
     flat = s.reshape(-1, d)
     out = np.empty(flat.shape[0])
@@ -176,7 +179,7 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
     # sum_{i<j} max(t_i, t_j) = sum_i (d-1-i) t_(i).
     weights = (d - 1 - np.arange(d)) * (1.0 - 1.0 / N)
     # Each G_N is in [1, N]: a product of up to `group` of them stays below 2^900.
-    group = max(1, int(900.0 / np.log2(N)))
+    group = max(1, int(900.0 / np.log2(float(N))))  # float: N may exceed int64
     n_pairs = iu.size
     n_groups = -(-n_pairs // group)
     pad = n_groups * group - n_pairs
@@ -190,10 +193,10 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | float:
         log_g = np.log(g.reshape(g.shape[0], n_groups, group).prod(axis=-1)).sum(axis=-1)
         out[start : start + _CHUNK_ROWS] = t @ weights + 0.5 * log_g
     out = (out + const).reshape(batch)
-    return float(out) if out.ndim == 0 else out
+    return np.float64(out) if out.ndim == 0 else out
 
 
-def entropy(X: ArrayLike, depth: int) -> NDArray[np.float64] | float:
+def entropy(X: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
     """Boltzmann entropy ``S(X) = log vol(O_X)`` of an invertible end-to-end matrix.
 
     Parameters
@@ -205,7 +208,7 @@ def entropy(X: ArrayLike, depth: int) -> NDArray[np.float64] | float:
 
     Returns
     -------
-    ndarray of shape (...) or float
+    ndarray of shape (...) or numpy.float64
         ``S(X)`` (MATH.md section 5), float64. Depends on ``X`` only through its
         singular values; see :func:`entropy_sv`, which is more accurate for
         extreme condition numbers.
@@ -244,6 +247,18 @@ def log_rho(X: ArrayLike, depth: int) -> NDArray[np.float64]:
     """
     N = check_depth(depth)
     return log_rho_sv(singular_values(X), N)
+
+
+def _energy_term(t: NDArray[np.float64], beta: float) -> NDArray[np.float64] | float:
+    """``-beta sum_i s_i^2 / 2`` from ``t = log s``, never NaN.
+
+    ``s * s`` overflows for ``s ~ 1e200`` and ``0 * inf`` is NaN; here ``beta = 0``
+    contributes exactly 0 and an overflowing energy gives a correct ``-inf``.
+    """
+    if beta == 0:
+        return 0.0
+    with np.errstate(over="ignore"):
+        return -beta * (0.5 * np.exp(2.0 * t)).sum(axis=-1)
 
 
 def log_sv_density(
@@ -290,7 +305,7 @@ def log_sv_density(
     with np.errstate(divide="ignore"):
         log_vdm = 2.0 * hi + np.log(-np.expm1(-2.0 * (hi - lo)))
     return (
-        -beta * 0.5 * (s * s).sum(axis=-1)
+        _energy_term(t, beta)
         - (N - 1) / N * t.sum(axis=-1)
         + (log_vdm - alpha * _log_D_from_logs(hi, lo, N)).sum(axis=-1)
     )

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_singular_values
-from dlnmc.entropy import entropy_sv, log_D
+from dlnmc.entropy import _energy_term, entropy_sv, log_D
 from dlnmc.fields import check_field, dyson_index, singular_values_field
 from dlnmc.groups_fields import log_group_volume_field
 
@@ -40,7 +40,9 @@ def _split_log_D(s: NDArray[np.float64], N: int) -> tuple[NDArray, NDArray]:
     return off, diag
 
 
-def entropy_sv_field(s: ArrayLike, depth: int, field: str = "real") -> NDArray[np.float64] | float:
+def entropy_sv_field(
+    s: ArrayLike, depth: int, field: str = "real"
+) -> NDArray[np.float64] | np.float64:
     """``S_b`` from singular values: the log volume of the orbit ``O_X`` over ``F``.
 
     Parameters
@@ -53,7 +55,7 @@ def entropy_sv_field(s: ArrayLike, depth: int, field: str = "real") -> NDArray[n
 
     Returns
     -------
-    ndarray of shape (...) or float
+    ndarray of shape (...) or numpy.float64
         ``(N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii``.
         ``"real"`` delegates to :func:`dlnmc.entropy_sv`.
     """
@@ -66,10 +68,12 @@ def entropy_sv_field(s: ArrayLike, depth: int, field: str = "real") -> NDArray[n
     off, diag = _split_log_D(s, N)
     out = (N - 1) * log_group_volume_field(s.shape[-1], field) + 0.5 * b * off
     out = out + 0.5 * (b - 1) * diag
-    return float(out) if np.ndim(out) == 0 else out
+    return np.float64(out) if np.ndim(out) == 0 else out
 
 
-def entropy_field(X: ArrayLike, depth: int, field: str = "real") -> NDArray[np.float64] | float:
+def entropy_field(
+    X: ArrayLike, depth: int, field: str = "real"
+) -> NDArray[np.float64] | np.float64:
     """``S_b(X)`` for stored matrices ``X`` over ``F`` (shape ``(..., n, n)``)."""
     return entropy_sv_field(singular_values_field(X, field), depth, field)
 
@@ -133,7 +137,7 @@ def log_sv_density_field(
         log_vdm = 2.0 * hi + np.log(-np.expm1(-2.0 * (hi - lo)))
     diag = np.diagonal(LD, axis1=-2, axis2=-1)
     return (
-        -0.5 * beta * (s * s).sum(axis=-1)
+        _energy_term(t, beta)
         + ((b - 1) * t - 0.5 * diag).sum(axis=-1)
         + (b * log_vdm - b * alpha * LD[..., iu, ju]).sum(axis=-1)
     )

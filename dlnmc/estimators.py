@@ -23,11 +23,25 @@ estimate is the mean of the replicate means and its standard error their
 standard deviation over ``sqrt(R)``. Both report the standard error of
 ``log_volume`` by the delta method: ``se(log V) = se(V) / V``, which is also
 the relative standard error of the volume.
+
+What the Monte Carlo tests (and what it does not)
+-------------------------------------------------
+The integrand factors as ``sqrt(det K_s)`` times the Haar density of
+``O_d^{N-1}`` in chart coordinates: the orbit metric pulled back to the gauge
+group is left-invariant (``dlnmc.orbit``), so at every chart point it is
+``K_s`` (a constant, ``s``-dependent form on the Lie algebra) composed with the
+chart's Maurer-Cartan frame. Hence the relative fluctuation of the integrand,
+and the relative standard error, do not depend on ``s``. The Monte Carlo
+checks the chart and group-volume part (``vol(O_d)^{N-1}`` up to the constant
+factor); the ``s``-dependence of ``S(X)`` enters only through ``det K_s`` and is
+tested separately by the Gram-determinant identity (``prod D_ij``, MATH.md
+section 5) in the geometry tests.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -146,6 +160,9 @@ class OrbitVolumeEstimate(GroupVolumeEstimate):
 
 
 def _z_score(log_volume: float, closed_form: float, stderr: float) -> float:
+    if not math.isfinite(stderr) or stderr < 0:
+        # A NaN/inf stderr would make z = NaN or 0 and look like a pass.
+        raise ValueError(f"stderr must be finite and >= 0 to form a z-score, got {stderr!r}")
     diff = log_volume - closed_form
     if stderr > 0:
         return diff / stderr
@@ -168,7 +185,37 @@ def _check_n_samples(n_samples: object, method: str, n_replicates: int, n_angles
     minimum = 2 * n_replicates if method == "rqmc" else 2
     if n < minimum:
         raise ValueError(f"n_samples must be >= {minimum} for method={method!r}, got {n}")
+    if method == "rqmc":
+        # Sobol' balance needs a power of 2 per replicate; refuse rather than truncate.
+        n_per = n / n_replicates
+        if not n_per.is_integer() or int(n_per) & (int(n_per) - 1):
+            near = n_replicates * 2 ** max(1, round(math.log2(n_per)))
+            raise ValueError(
+                f"n_samples must be n_replicates ({n_replicates}) times a power of 2 for "
+                f"method='rqmc', got {n}; use e.g. n_samples={near}"
+            )
     return n
+
+
+def _check_replicates(n_replicates: object, method: str) -> int:
+    R = check_width(n_replicates, "n_replicates")
+    if method == "rqmc" and R < 2:
+        raise ValueError(
+            f"n_replicates must be >= 2 for method='rqmc' (their spread is the error), got {R}"
+        )
+    return R
+
+
+def _check_seed(seed: object) -> np.random.Generator:
+    """``numpy.random.default_rng(seed)``, with non-integer numbers refused (not truncated)."""
+    if isinstance(seed, bool | np.bool_) or (
+        isinstance(seed, numbers.Real) and not isinstance(seed, numbers.Integral)
+    ):
+        raise TypeError(f"seed must be an int, SeedSequence, Generator or None, got {seed!r}")
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"invalid seed {seed!r}: {err}") from err
 
 
 def log_gram_orbit(
@@ -251,11 +298,10 @@ def _unit_points(
         return rng.random((1, n_samples, dim))
     n_per = n_samples // n_replicates
     pts = np.empty((n_replicates, n_per, dim))
-    # Sobol' balance properties hold for powers of 2; warn-free only then.
-    power = n_per & (n_per - 1) == 0
+    # n_per is a power of 2 (checked by _check_n_samples): Sobol' balance holds.
     for r, child in enumerate(rng.spawn(n_replicates)):  # loop over the few replicates
         sob = qmc.Sobol(dim, scramble=True, rng=child)
-        pts[r] = sob.random_base2(int(math.log2(n_per))) if power else sob.random(n_per)
+        pts[r] = sob.random_base2(n_per.bit_length() - 1)
     return pts
 
 
@@ -305,13 +351,14 @@ def estimate_orbit_volume(
     depth : int
         ``N >= 1``.
     n_samples : int
-        Integrand evaluations in total (for ``"rqmc"``: ``n_replicates`` sets of
-        ``n_samples // n_replicates`` Sobol' points; use powers of 2).
+        Integrand evaluations in total. For ``"rqmc"`` it must be ``n_replicates``
+        times a power of 2 (Sobol' balance); anything else raises ``ValueError``
+        naming the nearest valid value (rather than truncating with warnings).
     seed : int, SeedSequence, Generator or None
         Seeds the uniform angles (``"mc"``) or the scrambles (``"rqmc"``).
     method : {"rqmc", "mc"}
     n_replicates : int
-        Independent scrambles for ``"rqmc"`` (ignored for ``"mc"``).
+        Independent scrambles for ``"rqmc"``, at least 2 (ignored for ``"mc"``).
 
     Returns
     -------
@@ -327,9 +374,12 @@ def estimate_orbit_volume(
         raise ValueError(f"s must be a 1-D vector of singular values, got shape {s.shape}")
     N = check_depth(depth)
     method = _check_method(method)
-    R = check_width(n_replicates, "n_replicates")
+    R = _check_replicates(n_replicates, method)
     d = s.size
     sv = tuple(float(x) for x in s)
+    m = d * (d - 1) // 2
+    n = _check_n_samples(n_samples, method, R, (N - 1) * m)  # checked even if unused below
+    rng = _check_seed(seed)
     if d == 1 or N == 1:
         # O_d^{N-1} is finite (2^{N-1} points for d = 1, one point for N = 1).
         log_vol = (N - 1) * math.log(2.0) if d == 1 else 0.0
@@ -339,9 +389,6 @@ def estimate_orbit_volume(
             time.perf_counter() - t0, "exact", d, 0, N, sv,
         )  # fmt: skip
     chart = euler_chart(d)
-    m = chart.dim
-    n = _check_n_samples(n_samples, method, R, (N - 1) * m)
-    rng = np.random.default_rng(seed)
     W0 = orbit_base_point(s, N)
     u = _unit_points((N - 1) * m, n, method, rng, R)
     n_rep, n_per = u.shape[:2]
@@ -389,15 +436,15 @@ def estimate_group_volume(
     t0 = time.perf_counter()
     d = check_width(d, "d")
     method = _check_method(method)
-    R = check_width(n_replicates, "n_replicates")
+    R = _check_replicates(n_replicates, method)
+    n = _check_n_samples(n_samples, method, R, d * (d - 1) // 2)  # checked even if d = 1
+    rng = _check_seed(seed)
     if d == 1:
         lv, cf = math.log(2.0), log_group_volume(1)
         return GroupVolumeEstimate(
             lv, 0.0, cf, _z_score(lv, cf, 0.0), 0, time.perf_counter() - t0, "exact", 1, 0
         )
     chart = euler_chart(d)
-    n = _check_n_samples(n_samples, method, R, chart.dim)
-    rng = np.random.default_rng(seed)
     u = _unit_points(chart.dim, n, method, rng, R)
     n_rep, n_per = u.shape[:2]
     vals = _chunked_log_integrand(
@@ -475,6 +522,8 @@ def orbit_volume_table(
     method = _check_method(method)
     if seed is None:  # fresh entropy, cut to 63 bits so the attribute fits netCDF's int64
         root = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    elif isinstance(seed, bool | np.bool_) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
     else:
         root = int(seed)
     if root < 0:

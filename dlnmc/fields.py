@@ -262,7 +262,10 @@ def diag_embed(s: ArrayLike, field: str) -> NDArray:
         ``diag(s, s)`` for ``"quaternion"`` (``chi`` of a real diagonal matrix).
     """
     field = check_field(field)
-    s = np.asarray(s, dtype=np.float64)
+    s = np.asarray(s)
+    if np.iscomplexobj(s):  # the diagonal is real: never drop an imaginary part silently
+        raise TypeError("s must be real (the diagonal of diag_embed); got a complex array")
+    s = s.astype(np.float64, copy=False)
     if field == "quaternion":
         s = np.concatenate([s, s], axis=-1)
     out = np.zeros((*s.shape, s.shape[-1]), dtype=np.float64 if field == "real" else np.complex128)

@@ -23,13 +23,16 @@ are determined, so the chart is a bijection off a null set. Box: for each
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import betaincinv, gammaln
+from scipy.special import betaincinv, gammaln, logsumexp
 
 from dlnmc._validation import check_depth, check_singular_values, check_width
+from dlnmc.estimators import _log_mean_and_se, _with_roundoff, _z_score
 from dlnmc.fields import check_field, diag_embed, dyson_index, from_components, realify
 from dlnmc.groups_fields import log_group_volume_field
 
@@ -137,7 +140,10 @@ class ChartVolumeEstimate:
     log_volume : float
         Log of the estimate.
     stderr : float
-        Standard error of ``log_volume`` (delta method from the replicates).
+        Standard error of ``log_volume``: the delta-method spread of the replicates,
+        combined with the finite-difference error of the density (truncation,
+        estimated at step ``2 h``, and rounding ``eps / h``) and a ``1e-12`` relative
+        rounding floor.
     closed_form : float
         The closed form it is held against (``log vol(G_d)`` or ``S_b(X)``).
     z_score : float
@@ -155,13 +161,23 @@ class ChartVolumeEstimate:
     n_replicates: int
 
 
-def _volume_density(theta: NDArray[np.float64], d: int, field: str, h: float) -> NDArray:
-    """``sqrt(det J^T J)`` at each point, ``J`` by central differences of the embedding."""
+def _log_volume_density(theta: NDArray[np.float64], d: int, field: str, h: float) -> NDArray:
+    """``log sqrt(det J^T J)`` at each point, ``J`` by central differences of the embedding."""
     _, dg = _chart_with_derivative(theta, d, field, h)
     J = realify(dg, field)  # (n_pts, m, b d^2): rows are partial derivatives
     # QR of J^T is better conditioned than det(J J^T) near the chart's singular set.
+    return _log_abs_det_r(J)
+
+
+def _log_abs_det_r(J: NDArray) -> NDArray[np.float64]:
+    """``log sqrt(det J J^T)`` as ``sum log |diag R|`` of ``J^T = Q R``.
+
+    A sum of logs, not a product: the product overflows or underflows for the
+    orbits of extreme singular values (``s ~ 1e160`` or ``1e-160``).
+    """
     R = np.linalg.qr(np.swapaxes(J, -1, -2), mode="r")
-    return np.abs(np.diagonal(R, axis1=-2, axis2=-1)).prod(axis=-1)
+    with np.errstate(divide="ignore"):  # a zero pivot (chart boundary, measure zero): -inf
+        return np.log(np.abs(np.diagonal(R, axis1=-2, axis2=-1))).sum(axis=-1)
 
 
 def _chart_with_derivative(theta: NDArray[np.float64], d: int, field: str, h: float):
@@ -175,10 +191,10 @@ def _chart_with_derivative(theta: NDArray[np.float64], d: int, field: str, h: fl
     return g[:, 2 * m], (g[:, :m] - g[:, m : 2 * m]) / (2.0 * h)
 
 
-def _orbit_density(
+def _log_orbit_density(
     theta: NDArray[np.float64], W0: NDArray, d: int, field: str, h: float
 ) -> NDArray[np.float64]:
-    """``sqrt(det J^T J)`` of ``theta -> g(theta) . W0`` in ``R^{b N d^2}``.
+    """``log sqrt(det J^T J)`` of ``theta -> g(theta) . W0`` in ``R^{b N d^2}``.
 
     ``g = (g_1..g_{N-1})``, each from :func:`group_chart` on its block of
     ``theta``; the chain rule through the (bilinear) gauge action is exact,
@@ -201,9 +217,25 @@ def _orbit_density(
         J[:, cols, q - 1] = dg @ left[:, None]
         right = frames[q + 1] @ W0[q]  # U_{q+1} W_{q+1}
         J[:, cols, q] = right[:, None] @ np.swapaxes(dg.conj(), -1, -2)
-    Jr = realify(J, field, n_axes=3)  # (P, (N-1) m, b N d^2)
-    R = np.linalg.qr(np.swapaxes(Jr, -1, -2), mode="r")
-    return np.abs(np.diagonal(R, axis1=-2, axis2=-1)).prod(axis=-1)
+    return _log_abs_det_r(realify(J, field, n_axes=3))  # J: (P, (N-1) m, b N d^2)
+
+
+def _with_fd_error(
+    stderr: float, log_volume: float, log_f_h: NDArray, log_f_2h: NDArray, h: float
+) -> float:
+    """``stderr`` widened by the finite-difference and rounding errors of the density.
+
+    The replicate spread misses the systematic error of the central differences
+    (a constant density has zero spread). Its ``O(h^2)`` truncation part is
+    estimated Richardson-style from the same points at step ``2 h``:
+    ``err(h) ~ (mean_2h - mean_h) / 3``; the rounding part of a difference quotient
+    is ``eps / h``; and every log volume carries the relative floor of
+    :func:`dlnmc.estimators._with_roundoff`.
+    """
+    n = log_f_h.size
+    delta = float(logsumexp(log_f_2h) - logsumexp(log_f_h)) if n else 0.0
+    fd = math.hypot(delta / 3.0, np.finfo(np.float64).eps / h)
+    return _with_roundoff(math.hypot(stderr, fd), log_volume)
 
 
 def _angle_powers(d: int, field: str) -> NDArray[np.float64]:
@@ -248,6 +280,28 @@ def _proposal(u: NDArray[np.float64], d: int, field: str, mix: float):
     return theta, log_q.sum(axis=-1)
 
 
+def _check_options(
+    n_points: object, n_replicates: object, mix: object, step: object
+) -> tuple[int, int, float, float]:
+    """Validated ``(n_points, n_replicates, mix, step)`` of the chart estimators."""
+    n_points = check_width(n_points, "n_points")
+    n_replicates = check_width(n_replicates, "n_replicates")
+    if n_replicates < 2:
+        raise ValueError(f"n_replicates must be >= 2 to estimate an error, got {n_replicates}")
+    if n_points & (n_points - 1):
+        raise ValueError(f"n_points must be a power of 2 (Sobol balance), got {n_points}")
+    for name, value in (("mix", mix), ("step", step)):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
+    mix, step = float(mix), float(step)
+    if not 0.0 < mix <= 1.0:
+        raise ValueError(f"mix must be in (0, 1], got {mix!r}")
+    # An upper bound keeps the step a difference quotient (angles live in [0, 2 pi)).
+    if not 0.0 < step <= 0.1:
+        raise ValueError(f"step must be a finite-difference step in (0, 0.1], got {step!r}")
+    return n_points, n_replicates, mix, step
+
+
 def estimate_group_volume_field(
     d: int,
     field: str,
@@ -278,38 +332,33 @@ def estimate_group_volume_field(
     mix : float
         Weight of the uniform component of the proposal, in ``(0, 1]``.
     step : float
-        Finite-difference step in the angles.
+        Finite-difference step in the angles, in ``(0, 0.1]``.
 
     Returns
     -------
     ChartVolumeEstimate
     """
     lo, _ = chart_box(d, field)
-    if n_replicates < 2:
-        raise ValueError(f"n_replicates must be >= 2 to estimate an error, got {n_replicates}")
-    if n_points < 1 or n_points & (n_points - 1):
-        raise ValueError(f"n_points must be a power of 2 (Sobol balance), got {n_points}")
-    if not 0.0 < mix <= 1.0:
-        raise ValueError(f"mix must be in (0, 1], got {mix!r}")
+    n_points, n_replicates, mix, step = _check_options(n_points, n_replicates, mix, step)
     from scipy.stats import qmc  # deferred: scipy.stats costs ~0.5 s at `import dlnmc`
 
     m = lo.size
     seeds = np.random.SeedSequence(seed).spawn(n_replicates)
-    means = np.empty(n_replicates)
+    log_f = np.empty((n_replicates, n_points))
     for r, ss in enumerate(seeds):  # few replicates; each is vectorized over its points
         u = qmc.Sobol(m, scramble=True, seed=np.random.default_rng(ss)).random(n_points)
         theta, log_q = _proposal(u, d, field, mix)
-        means[r] = (_volume_density(theta, d, field, step) * np.exp(-log_q)).mean()
-    mean = means.mean()
-    se = means.std(ddof=1) / np.sqrt(n_replicates)
-    log_vol = float(np.log(mean))
-    stderr = float(se / mean)
+        log_f[r] = _log_volume_density(theta, d, field, step) - log_q
+        if r == 0:  # same points at step 2h, for the finite-difference error
+            log_f_2h = _log_volume_density(theta, d, field, 2.0 * step) - log_q
+    log_vol, stderr = _log_mean_and_se(log_f, "rqmc")
+    stderr = _with_fd_error(stderr, log_vol, log_f[0], log_f_2h, step)
     closed = log_group_volume_field(d, field)
     return ChartVolumeEstimate(
         log_volume=log_vol,
         stderr=stderr,
         closed_form=closed,
-        z_score=(log_vol - closed) / stderr,
+        z_score=_z_score(log_vol, closed, stderr),
         n_points=n_points,
         n_replicates=n_replicates,
     )
@@ -353,7 +402,6 @@ def estimate_orbit_volume_field(
     from scipy.stats import qmc  # deferred: scipy.stats is slow to import
 
     from dlnmc.entropy_fields import entropy_sv_field
-    from dlnmc.network_fields import balanced_factorization_field
 
     s = check_singular_values(s)
     if s.ndim != 1:
@@ -363,31 +411,30 @@ def estimate_orbit_volume_field(
         raise ValueError("depth must be >= 2: for N = 1 the orbit is a point")
     d = s.size
     lo, _hi = chart_box(d, field)
-    if n_replicates < 2:
-        raise ValueError(f"n_replicates must be >= 2 to estimate an error, got {n_replicates}")
-    if n_points < 1 or n_points & (n_points - 1):
-        raise ValueError(f"n_points must be a power of 2 (Sobol balance), got {n_points}")
-    if not 0.0 < mix <= 1.0:
-        raise ValueError(f"mix must be in (0, 1], got {mix!r}")
-    W0 = balanced_factorization_field(diag_embed(s, field), N, field)
+    n_points, n_replicates, mix, step = _check_options(n_points, n_replicates, mix, step)
+    # W_p = diag(s)^{1/N} for every p is balanced with phi(W0) = diag(s); built in log
+    # space (as dlnmc.orbit.orbit_base_point) so that no SVD meets s = [1e30, 1e-30].
+    n = diag_embed(s, field).shape[-1]
+    W0 = np.broadcast_to(diag_embed(np.exp(np.log(s) / N), field), (N, n, n)).copy()
     m = lo.size
     seeds = np.random.SeedSequence(seed).spawn(n_replicates)
-    means = np.empty(n_replicates)
+    log_f = np.empty((n_replicates, n_points))
     for r, ss in enumerate(seeds):
         u = qmc.Sobol((N - 1) * m, scramble=True, seed=np.random.default_rng(ss)).random(n_points)
         blocks = [_proposal(u[:, q * m : (q + 1) * m], d, field, mix) for q in range(N - 1)]
         theta = np.concatenate([t for t, _ in blocks], axis=-1)
         log_q = sum(lq for _, lq in blocks)
-        means[r] = (_orbit_density(theta, W0, d, field, step) * np.exp(-log_q)).mean()
-    mean = means.mean()
-    stderr = float(means.std(ddof=1) / np.sqrt(n_replicates) / mean)
-    log_vol = float(np.log(mean))
+        log_f[r] = _log_orbit_density(theta, W0, d, field, step) - log_q
+        if r == 0:  # same points at step 2h, for the finite-difference error
+            log_f_2h = _log_orbit_density(theta, W0, d, field, 2.0 * step) - log_q
+    log_vol, stderr = _log_mean_and_se(log_f, "rqmc")
+    stderr = _with_fd_error(stderr, log_vol, log_f[0], log_f_2h, step)
     closed = float(entropy_sv_field(s, N, field))
     return ChartVolumeEstimate(
         log_volume=log_vol,
         stderr=stderr,
         closed_form=closed,
-        z_score=(log_vol - closed) / stderr,
+        z_score=_z_score(log_vol, closed, stderr),
         n_points=n_points,
         n_replicates=n_replicates,
     )

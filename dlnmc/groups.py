@@ -22,13 +22,17 @@ __all__ = [
 ]
 
 
+#: Largest width accepted by :func:`log_group_volume` (its sum has d terms).
+_MAX_WIDTH = 10**6
+
+
 def log_group_volume(d: int) -> float:
     """Log volume ``log c_d`` of ``O_d`` for the Frobenius-induced metric.
 
     Parameters
     ----------
     d : int
-        Width, ``d >= 1``.
+        Width, ``1 <= d <= 10**6``.
 
     Returns
     -------
@@ -37,6 +41,10 @@ def log_group_volume(d: int) -> float:
         (MATH.md section 4). ``c_1 = 2`` counts the two points ``{+1, -1}``.
     """
     d = check_width(d, "d")
+    if d > _MAX_WIDTH:
+        # The sum below materializes d terms (d = 1e10 was a MemoryError); no DLN that
+        # this package can hold in memory has d x d layers with d > 1e6.
+        raise ValueError(f"d must be <= {_MAX_WIDTH} for log_group_volume, got {d}")
     k = np.arange(1, d + 1)
     return float(
         d * np.log(2.0)

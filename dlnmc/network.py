@@ -60,6 +60,29 @@ def balanced_dimension(width: int, depth: int) -> int:
     return d * d + (N - 1) * d * (d - 1) // 2
 
 
+#: Tolerance of the orthogonality check on user-supplied gauges: max |Q^T Q - I|.
+_ORTHOGONAL_TOL = 1e-10
+
+
+def _check_orthogonal(Q: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Return ``Q`` (..., d, d) as float64 if finite, real and orthogonal to 1e-10, else raise.
+
+    A non-orthogonal gauge leaves the orbit silently: the result would not be
+    balanced and ``phi`` would change.
+    """
+    Q = np.asarray(Q)
+    if Q.size == 0:  # N = 1: no gauge factors
+        return Q.astype(np.float64, copy=False)
+    Q = check_square(Q, name)
+    err = np.abs(np.swapaxes(Q, -1, -2) @ Q - np.eye(Q.shape[-1])).max()
+    if not err <= _ORTHOGONAL_TOL:
+        raise ValueError(
+            f"{name} must be orthogonal (Q^T Q = I to {_ORTHOGONAL_TOL:g}); "
+            f"max |Q^T Q - I| = {err:.3g}"
+        )
+    return Q
+
+
 def balanced_factorization(
     X: ArrayLike,
     depth: int,
@@ -98,6 +121,7 @@ def balanced_factorization(
         Q = check_layers(gauge, "gauge") if N > 1 else np.zeros((*batch, 0, d, d))
         if Q.shape[-3:] != (N - 1, d, d):
             raise ValueError(f"gauge must have shape (..., {N - 1}, {d}, {d}), got {Q.shape}")
+        Q = _check_orthogonal(Q, "gauge")
         Q = np.broadcast_to(Q, (*batch, N - 1, d, d))
     elif rng is not None:
         Q = haar_orthogonal(d, (*batch, N - 1), rng)
@@ -138,9 +162,10 @@ def gauge_action(U: ArrayLike, W: ArrayLike) -> NDArray[np.float64]:
     """
     W = check_layers(W)
     N, d = W.shape[-3], W.shape[-1]
-    U = np.asarray(U, dtype=np.float64)
-    if U.shape[-3:] != (N - 1, d, d):
+    U = np.asarray(U)
+    if U.ndim < 3 or U.shape[-3:] != (N - 1, d, d):
         raise ValueError(f"U must have shape (..., {N - 1}, {d}, {d}), got {U.shape}")
+    U = _check_orthogonal(U, "U")
     eye = np.broadcast_to(np.eye(d), (*U.shape[:-3], 1, d, d))
     full = np.concatenate([eye, U, eye], axis=-3)
     return full[..., 1:, :, :] @ W @ np.swapaxes(full[..., :-1, :, :], -1, -2)

@@ -165,3 +165,91 @@ def test_sv_density_alpha_family_and_collisions():
     assert shifted == pytest.approx(base - 0.5 * log_D_pairs(s, 4).sum(), rel=1e-14)
     # A collision has zero density (Vandermonde factor), not NaN.
     assert log_sv_density(np.array([1.0, 1.0]), 3) == -np.inf
+
+
+def test_complex_singular_values_are_refused():
+    """A complex array for s was cast to float64, silently dropping its imaginary part."""
+    from dlnmc.entropy_fields import entropy_sv_field
+    from dlnmc.fields import diag_embed
+
+    s = np.array([1 + 5j, 2.0])
+    for call in (
+        lambda: dlnmc.entropy_sv(s, 2),
+        lambda: entropy_sv_field(s, 2, "complex"),
+        lambda: dlnmc.estimate_orbit_volume(s, 2, 256, 0),
+        lambda: diag_embed(s, "complex"),
+    ):
+        with pytest.raises(TypeError, match="s must be real"):
+            call()
+
+
+@pytest.mark.parametrize("field", [None, "real", "complex", "quaternion"])
+def test_sv_density_energy_never_nan_for_huge_s(field):
+    """s * s overflowed at s = 1e200: beta = 0 gave NaN (0 * inf). Now beta = 0 is finite
+    and beta > 0 a correct -inf (the Boltzmann weight underflows)."""
+    from dlnmc.entropy_fields import log_sv_density_field
+
+    def f(s, beta):
+        if field is None:
+            return log_sv_density(s, 3, beta)
+        return log_sv_density_field(s, 3, beta, field)
+
+    with np.errstate(all="raise"):
+        zero = f([1e200, 1.0], 0.0)
+        assert np.isfinite(zero)
+        assert f([1e200, 1.0], 1.0) == -np.inf
+    # beta = 0 drops exactly the energy: compare with a moderate s where it is computable.
+    assert f([3.0, 1.0], 0.0) == pytest.approx(f([3.0, 1.0], 1.0) + 0.5 * (9.0 + 1.0), rel=1e-13)
+
+
+@pytest.mark.parametrize("s", [(2.0, 1.0), (3.0, 1.0, 0.25)])
+def test_entropy_sv_at_astronomical_depth(s):
+    """depth = 10**30 raised TypeError in np.log2 (Python int beyond int64). Reference:
+    S = (N-1) log c_d + 1/2 sum_{i<j} log D_ij, D_ij = (s_i^2 - s_j^2)/(s_i^{2/N} - s_j^{2/N})
+    evaluated by mpmath at 80 digits."""
+    N = 10**30
+    with mp.workdps(80):
+        ms = [mp.mpf(x) for x in s]
+        half_log_D = (
+            sum(
+                mp.log(
+                    (ms[i] ** 2 - ms[j] ** 2)
+                    / (ms[i] ** (mp.mpf(2) / N) - ms[j] ** (mp.mpf(2) / N))
+                )
+                for i in range(len(s))
+                for j in range(i + 1, len(s))
+            )
+            / 2
+        )
+        ref = (N - 1) * mp.mpf(dlnmc.log_group_volume(len(s))) + half_log_D
+        # The D-part alone (log N scale) is checked via log_D_pairs, as S ~ 1e30 hides it.
+        pairs = log_D_pairs(s, N).sum() / 2
+        assert pairs == pytest.approx(float(half_log_D), rel=1e-13)
+    assert dlnmc.entropy_sv(s, N) == pytest.approx(float(ref), rel=1e-14)
+
+
+def test_single_entropies_are_numpy_float64():
+    """DESIGN.md: entropies are float64. A single input gives a numpy.float64 scalar (still a
+    float subclass), in every field."""
+    from dlnmc.entropy_fields import entropy_field, entropy_sv_field
+
+    values = [
+        dlnmc.entropy(2.0 * np.eye(2), 3),
+        dlnmc.entropy_sv([1.0, 2.0], 3),
+        dlnmc.entropy_sv([2.0], 3),  # the d = 1 early return
+        entropy_sv_field([1.0, 2.0], 3, "complex"),
+        entropy_field(2.0 * np.eye(2, dtype=complex), 3, "complex"),
+    ]
+    for v in values:
+        assert type(v) is np.float64
+
+
+def test_singular_matrix_message():
+    """The unbatched message said 'at batch index (np.int64(0),)'."""
+    with pytest.raises(ValueError, match="singular") as single:
+        dlnmc.singular_values(np.zeros((2, 2)))
+    assert "batch index" not in str(single.value)
+    X = np.broadcast_to(np.eye(2), (2, 3, 2, 2)).copy()
+    X[1, 2] = 0.0
+    with pytest.raises(ValueError, match=r"at batch index \(1, 2\):"):
+        dlnmc.singular_values(X)

@@ -148,13 +148,16 @@ def test_estimate_does_not_use_closed_form(monkeypatch):
 def test_stderr_is_honest_rqmc():
     """Coverage: over independent seeds, z = (estimate - truth)/stderr has E[z^2] ~ 1.
 
-    With R = 16 replicates z follows Student t_15 (E z^2 = 15/13); the bound allows
-    4.5 s.e. of the mean of z^2 (Var t_15^2 = 225*14/(169*11))."""
+    With R = 16 replicates z follows Student t_15, so z^2 ~ F(1, 15): E z^2 = 15/13 and
+    Var z^2 = 2 nu^2 (nu - 1) / ((nu - 2)^2 (nu - 4)) = 3.389 (taken from scipy so that
+    it cannot drift); the bound allows 4.5 s.e. of the mean of z^2."""
+    from scipy import stats
+
     K = 150
     z = np.array(
         [estimate_orbit_volume([2.0, 1.0, 0.5], 2, 2**9, seed=k).z_score for k in range(K)]
     )
-    mean_t2, var_t2 = 15 / 13, 225 * 14 / (169 * 11)
+    mean_t2, var_t2 = stats.f(1, 15).mean(), stats.f(1, 15).var()
     assert abs(np.mean(z**2) - mean_t2) < Z_TOL * math.sqrt(var_t2 / K)
 
 
@@ -272,3 +275,39 @@ def test_table_saves_to_netcdf(tmp_path):
     back = xr.open_dataset(path, engine="h5netcdf")
     xr.testing.assert_identical(back.load(), ds)
     back.close()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        # rqmc with one replicate has no spread: stderr was NaN and z = inf.
+        (
+            lambda: estimate_orbit_volume([2.0, 1.0], 3, 1024, 0, n_replicates=1),
+            ValueError,
+            "n_replicates",
+        ),
+        (lambda: estimate_group_volume(3, 1024, 0, n_replicates=1), ValueError, "n_replicates"),
+        # not n_replicates x 2^k: was 16 Sobol' warnings and a silent truncation.
+        (lambda: estimate_orbit_volume([2.0, 1.0], 3, 1000, 0), ValueError, "n_samples=1024"),
+        (lambda: estimate_group_volume(3, 100, 0), ValueError, "n_samples=128"),
+        # d = 1 and N = 1 are exact counts, but their arguments are still checked.
+        (lambda: estimate_orbit_volume([2.0], 3, "x", 0), TypeError, "n_samples"),
+        (lambda: estimate_orbit_volume([2.0], 3, 1024, "x"), TypeError, "seed"),
+        (lambda: estimate_orbit_volume([2.0, 1.0], 1, -3, 0), ValueError, "n_samples"),
+        (lambda: estimate_group_volume(1, "x"), TypeError, "n_samples"),
+        (lambda: estimate_orbit_volume([2.0, 1.0], 3, 1024, 1.5), TypeError, "seed"),
+        (lambda: orbit_volume_table([2], [2], n_samples=256, seed=1.5), TypeError, "seed"),
+        (lambda: orbit_volume_table([2], [2], n_samples=256, seed="a"), TypeError, "seed"),
+    ],
+)
+def test_bad_sampling_options(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_z_score_refuses_a_non_finite_stderr():
+    from dlnmc.estimators import _z_score
+
+    for se in (math.nan, math.inf):
+        with pytest.raises(ValueError, match="stderr"):
+            _z_score(1.0, 1.0, se)

@@ -307,3 +307,44 @@ def test_chart_route_for_the_circle():
     quadrature (zero variance); it must give 2 pi up to the finite-difference error h^2/6."""
     est = estimate_group_volume_field(1, "complex", 64, 2, seed=0)
     assert est.log_volume == pytest.approx(np.log(2 * np.pi), abs=1e-9)
+
+
+@pytest.mark.parametrize("depth", [None, 2, 3])
+def test_chart_error_includes_finite_difference_bias(depth):
+    """A constant chart density (U(1), and orbits of width 1) has zero replicate spread;
+    stderr must still cover the O(h^2) and rounding error of the central differences
+    (it was 2e-13 for a 3e-11 bias: z = -123)."""
+    from dlnmc.group_charts import estimate_orbit_volume_field
+
+    if depth is None:
+        est = estimate_group_volume_field(1, "complex", 64, 2, seed=0)
+    else:
+        est = estimate_orbit_volume_field([2.0], depth, "complex", 64, 4, seed=0)
+    assert est.stderr < 1e-9  # still a sharp check: the route is a quadrature here
+    assert np.isfinite(est.z_score)
+    assert abs(est.z_score) < Z_MAX
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_points": 2.5}, TypeError, "n_points"),
+        ({"n_points": "64"}, TypeError, "n_points"),
+        ({"n_points": 48}, ValueError, "n_points"),
+        ({"n_replicates": 2.5}, TypeError, "n_replicates"),
+        ({"n_replicates": 1}, ValueError, "n_replicates"),
+        ({"step": 0.0}, ValueError, "step"),
+        ({"step": -1e-5}, ValueError, "step"),
+        ({"step": np.nan}, ValueError, "step"),
+        ({"step": "x"}, TypeError, "step"),
+        ({"mix": np.nan}, ValueError, "mix"),
+    ],
+)
+def test_chart_estimators_reject_bad_options(kwargs, error, match):
+    from dlnmc.group_charts import estimate_orbit_volume_field
+
+    opts = {"n_points": 64, "n_replicates": 2} | kwargs
+    with pytest.raises(error, match=match):
+        estimate_group_volume_field(1, "complex", **opts)
+    with pytest.raises(error, match=match):
+        estimate_orbit_volume_field([2.0, 1.0], 2, "complex", **opts)

@@ -75,7 +75,14 @@ def test_real_field_reproduces_the_foundation(d, N):
     rng = np.random.default_rng(d + 10 * N)
     X = _random_X(rng, d, "real")
     s = dlnmc.singular_values(X)
-    assert entropy_sv_field(s, N, "real") == pytest.approx(dlnmc.entropy_sv(s, N), rel=1e-14)
+    # The generic S_b at b = 1, written out here (entropy_sv_field delegates "real" to
+    # entropy_sv, so comparing those two would be a tautology).
+    LD = dlnmc.log_D(s, N)
+    iu = np.triu_indices(d, 1)
+    b = 1
+    S_b = (N - 1) * dlnmc.log_group_volume(d) + 0.5 * b * LD[iu].sum()
+    S_b += 0.5 * (b - 1) * np.trace(LD)
+    assert entropy_sv_field(s, N, "real") == pytest.approx(S_b, rel=1e-12, abs=1e-12)
     assert log_rho_sv_field(s, N, "real") == pytest.approx(dlnmc.log_rho_sv(s, N), rel=1e-12)
     W = balanced_factorization_field(X, N, "real", rng=rng)
     assert log_orbit_gram_field(W, "real") + (N - 1) * dlnmc.log_group_volume(d) == pytest.approx(
@@ -230,4 +237,19 @@ def test_chart_monte_carlo_confirms_orbit_volume(field, s, N):
         f"S_b {est.closed_form:.5f}, z {est.z_score:+.2f}"
     )
     assert est.stderr < 0.03  # power: a factor sqrt(2) in vol(G_d) is 0.35 in log
+    assert abs(est.z_score) < Z_MAX
+
+
+@pytest.mark.parametrize(
+    "s", [(1e160, 1e155), (1e-160, 1e-165), (1e80, 1e75), (1e30, 1e-30)], ids=str
+)
+def test_chart_orbit_volume_at_extreme_singular_values(s):
+    """Densities are averaged in log space and W0 is built without an SVD: no overflow,
+    underflow or singular-matrix error, and an honest finite error at any scale of s."""
+    from dlnmc.group_charts import estimate_orbit_volume_field
+
+    est = estimate_orbit_volume_field(s, 2, "complex", 64, 4, seed=0)
+    assert np.isfinite(est.log_volume)
+    assert 0.0 < est.stderr < 0.03
+    assert np.isfinite(est.z_score)
     assert abs(est.z_score) < Z_MAX

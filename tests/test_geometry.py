@@ -188,3 +188,21 @@ class TestErrors:
             dlnmc.balanced_factorization(np.eye(2), 3, gauge=np.ones((3, 2, 2)))
         with pytest.raises(ValueError, match="U must have shape"):
             dlnmc.gauge_action(np.ones((1, 2, 2)), np.ones((3, 2, 2)))
+
+
+def test_gauges_must_be_finite_and_orthogonal():
+    """A non-orthogonal gauge was accepted and silently left the orbit; NaN U gave NaN W."""
+    W = dlnmc.balanced_factorization(np.diag([2.0, 1.0]), 3)
+    bad_gauges = [np.ones((2, 2, 2)), 1.1 * np.broadcast_to(np.eye(2), (2, 2, 2))]
+    for Q in bad_gauges:
+        with pytest.raises(ValueError, match="gauge must be orthogonal"):
+            dlnmc.balanced_factorization(np.diag([2.0, 1.0]), 3, gauge=Q)
+        with pytest.raises(ValueError, match="U must be orthogonal"):
+            dlnmc.gauge_action(Q, W)
+    with pytest.raises(ValueError, match="U contains NaN"):
+        dlnmc.gauge_action(np.full((2, 2, 2), np.nan), W)
+    with pytest.raises(ValueError, match="gauge contains inf"):
+        dlnmc.balanced_factorization(np.eye(2), 3, gauge=np.full((2, 2, 2), np.inf))
+    # Orthogonal to rounding (a 1e-13 perturbation) is accepted.
+    Q = dlnmc.haar_orthogonal(2, 2, np.random.default_rng(0)) + 1e-13
+    assert np.all(np.isfinite(dlnmc.gauge_action(Q, W)))

@@ -12,6 +12,7 @@ from dlnmc.groups import (
     GRAM_SCHMIDT_MAX_WIDTH,
     haar_orthogonal,
     haar_special_orthogonal,
+    log_group_volume,
 )
 
 Z_TOL = 4.5
@@ -103,3 +104,11 @@ def test_bad_input():
         haar_orthogonal(2.5, 3)
     with pytest.raises(ValueError, match="size"):
         haar_orthogonal(2, -1)
+
+
+def test_log_group_volume_caps_the_width():
+    """log_group_volume(10**10) was a MemoryError (a 1e10-term array); now a clear error,
+    while the cap itself still evaluates."""
+    assert np.isfinite(log_group_volume(10**6))
+    with pytest.raises(ValueError, match="d must be <= 1000000"):
+        log_group_volume(10**10)
