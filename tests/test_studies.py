@@ -52,6 +52,7 @@ def test_parse_small_study_cells_and_order():
         (('name = "small"', 'nme = "small"'), "unknown key 'nme'"),
         (("width = [1, 2, 3]", "width = [1, 1]"), "repeated values"),
         (("seed = 7", "seed = 7\n[output]\nplot = true"), "did you mean 'plots'"),
+        (("n_points = 3", "n_points = 3\n[output]\nensemble_vars = []"), "ensemble_vars must be"),
         (("n_points = 3", "n_points = 3\nsingular_values = [1.0, 2.0]"), "singular_values has 2"),
         (("[grid]", "[grid"), "not valid TOML"),
     ],
@@ -347,3 +348,13 @@ settings = { n_draws = 400, n_chains = 4 }
     assert np.nanmax(ds["rhat"].values) < 1.05
     ens = load_result(tmp_path / "bal.nc")["ensembles/balanced/width_2_depth_2_beta_1.0_target_0.0"]
     assert ens["posterior"]["singular_values"].sizes["chain"] == 4
+    assert "W" in ens["posterior"].data_vars
+    small = text.replace(
+        "ensembles = true", 'ensembles = true\nensemble_vars = ["singular_values"]'
+    )
+    tree = run_study(parse_study(small), tmp_path / "small.nc", progress=False)
+    ens = load_result(tmp_path / "small.nc")[
+        "ensembles/balanced/width_2_depth_2_beta_1.0_target_0.0"
+    ]
+    assert list(ens["posterior"].data_vars) == ["singular_values"]
+    assert "sample_stats" not in ens.children

@@ -191,6 +191,17 @@ def assemble_part(part: Part, results: list[xr.Dataset]) -> xr.Dataset:
     return ds
 
 
+def _select_vars(tree: xr.DataTree, names: list[str]) -> xr.DataTree:
+    """Keep only the variables ``names`` in every group (empty groups are dropped)."""
+    children = {}
+    for name, node in tree.children.items():
+        ds = node.to_dataset(inherit=False)
+        ds = ds[[v for v in ds.data_vars if v in names]]
+        if ds.data_vars:
+            children[name] = xr.DataTree(ds)
+    return xr.DataTree(dataset=tree.to_dataset(inherit=False), children=children)
+
+
 def _cell_path(ckdir: Path, cell: Cell) -> Path:
     return ckdir / f"{cell.part}-{cell.label}-{cell.key[:12]}.nc"
 
@@ -330,9 +341,13 @@ def run_study(
     if log and done:
         log(f"resuming: {len(done)} of {len(cells)} cells already done in {ckdir}")
 
+    keep_vars = study.output.get("ensemble_vars")
+
     def save(cell: Cell, result: tuple[xr.Dataset, xr.DataTree | None]) -> None:
         ds, ens = result
         ens = ens if keep_ensembles else None
+        if ens is not None and keep_vars is not None:
+            ens = _select_vars(ens, keep_vars)
         children = {"ensemble": ens} if ens is not None else {}
         write_tree_atomic(xr.DataTree(dataset=ds, children=children), _cell_path(ckdir, cell))
         done[cell.key] = (ds, ens)

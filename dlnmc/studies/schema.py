@@ -23,7 +23,7 @@ from typing import Any
 __all__ = ["Cell", "Part", "Study", "StudyError", "load_study", "parse_study"]
 
 TOP_KEYS = ("name", "description", "seed", "output", "part", "kind", "grid", "settings")
-OUTPUT_KEYS = {"ensembles": bool, "plots": bool}
+OUTPUT_KEYS = {"ensembles": bool, "plots": bool, "ensemble_vars": list}
 PART_KEYS = ("name", "kind", "grid", "settings")
 
 
@@ -142,7 +142,7 @@ class Study:
     description: str
     seed: int
     parts: tuple[Part, ...]
-    output: dict[str, bool] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     source: str = ""
 
@@ -203,7 +203,13 @@ def parse_study(text: str, source: str = "<string>") -> Study:
         raise StudyError(f"output must be a table, got {type_name(output)}")
     check_keys(output, tuple(OUTPUT_KEYS), "[output]")
     for key, value in output.items():
-        if not isinstance(value, bool):
+        if key == "ensemble_vars":
+            if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+                raise StudyError(
+                    "output.ensemble_vars must be a non-empty array of variable names, "
+                    f"got {value!r}"
+                )
+        elif not isinstance(value, bool):
             raise StudyError(f"output.{key} must be a boolean, got {type_name(value)} {value!r}")
     output = {"ensembles": False, "plots": True, **output}
 
