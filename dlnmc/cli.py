@@ -46,12 +46,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     study_path = find_study(args.study)
     study = load_study(study_path)
+    shown = args.study or study.name  # as the user typed it: a shipped name or a path
     out = Path(args.output) if args.output else Path(f"{study.name}.nc")
     if out.suffix != ".nc":
         _err(f"output file must end in .nc (netCDF), got {out}")
         return EXIT_BAD_INPUT
     n_cells = len(study.cells())
-    print(f"dlnmc run: study {study.name!r} ({study_path}), {n_cells} cells -> {out}")
+    print(f"dlnmc run: study {study.name!r} ({shown}), {n_cells} cells -> {out}")
     t0 = time.perf_counter()
     try:
         tree = run_study(
@@ -64,10 +65,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             log=print,
         )
     except StudyInterrupted as exc:
-        _err(f"{exc}; resume with: dlnmc run {study_path} -o {out} --resume")
+        _err(f"{exc}; resume with: dlnmc run {shown} -o {out} --resume")
         return EXIT_INTERRUPTED
     except CellFailed as exc:
-        _err(f"{exc}; after a fix, rerun with: dlnmc run {study_path} -o {out} --resume")
+        _err(f"{exc}; after a fix, rerun with: dlnmc run {shown} -o {out} --resume")
         return EXIT_CELL_FAILED
     wall = time.perf_counter() - t0
     print()
