@@ -35,6 +35,11 @@ __all__ = ["BalancedConstraint", "GramFactor", "ProjectionResult"]
 
 # Up to this total size (N-1) m the Gram matrix is inverted densely.
 _DENSE_MAX = 40
+# Up to this ambient dimension N d^2 the projections are per-chain dense matrices:
+# a Newton iteration is then one batched mat-vec (overhead dominates at small sizes).
+_DENSE_AMBIENT_MAX = 144
+# A quasi-Newton iteration that contracts the residual by less than this is a failure.
+_MIN_CONTRACTION = 0.9
 
 
 def _sym_basis(d: int) -> NDArray[np.float64]:
@@ -63,6 +68,10 @@ class GramFactor:
     elim: NDArray[np.float64] | None  # (..., n, m, m): E_p = B_{p-1} S_{p-1}^{-1} (E_0 unused)
     n: int
     m: int
+    # Small problems: per-chain dense operators in flat coordinates (C, N d^2, ...).
+    newton_map: NDArray[np.float64] | None = None  # F(W) (n d^2) -> J^T K^{-1} F (N d^2)
+    tangent_proj: NDArray[np.float64] | None = None  # I - J^T K^{-1} J on R^{N d^2}
+    normal: NDArray[np.float64] | None = None  # J^T as a matrix (C, N d^2, n m)
 
     def solve(self, b: NDArray[np.float64]) -> NDArray[np.float64]:
         """``K^{-1} b`` for ``b`` of shape ``(..., n, m)``."""
@@ -121,7 +130,7 @@ class BalancedConstraint:
         Newton iterations before a projection counts as failed.
     """
 
-    def __init__(self, width: int, depth: int, *, tol: float = 1e-12, max_iter: int = 50) -> None:
+    def __init__(self, width: int, depth: int, *, tol: float = 1e-12, max_iter: int = 40) -> None:
         self.d = check_width(width)
         self.N = check_depth(depth)
         self.n = self.N - 1
@@ -130,6 +139,16 @@ class BalancedConstraint:
         self.max_iter = int(max_iter)
         self._T = _sym_basis(self.d)  # (d^2, m)
         self._Tt = np.ascontiguousarray(self._T.T)
+        self.dense = 0 < self.n * self.m <= _DENSE_MAX and self.N * self.d**2 <= _DENSE_AMBIENT_MAX
+        if self.dense:
+            # J(W) is linear in W: J(W)[r, c] = sum_k W_k A[k, r, c]. One matmul then
+            # gives the whole Jacobian matrix of every chain.
+            D = self.N * self.d * self.d
+            E = np.eye(D).reshape(D, self.N, self.d, self.d)
+            A = self.jac(E[:, None], E[None, :])  # (k, c, n, m)
+            self._A = np.ascontiguousarray(
+                A.reshape(D, D, self.n * self.m).transpose(0, 2, 1).reshape(D, -1)
+            )
 
     # -- coordinates ------------------------------------------------------------
     def to_coords(self, S: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -207,6 +226,8 @@ class BalancedConstraint:
         n, m = self.n, self.m
         if n == 0:
             return GramFactor(None, None, None, 0, m)
+        if self.dense:
+            return self._dense_factor(W)
         if n * m <= _DENSE_MAX:
             return GramFactor(np.linalg.inv(self.gram_dense(W)), None, None, n, m)
         diag, sub = self.gram_blocks(W)
@@ -220,6 +241,34 @@ class BalancedConstraint:
             Si[..., p, :, :] = np.linalg.inv(schur)
         return GramFactor(None, Si, E, n, m)
 
+    def jac_matrix(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``J(W)`` as a matrix ``(C, n m, N d^2)`` (dense mode only)."""
+        C = W.shape[0]
+        D = self.N * self.d * self.d
+        return (W.reshape(C, D) @ self._A).reshape(C, self.n * self.m, D)
+
+    def normal_matrix(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Columns ``J^T e_k`` for the coordinate basis ``e_k``: shape ``(..., N d^2, n m)``."""
+        n, m, N, d = self.n, self.m, self.N, self.d
+        if not hasattr(self, "_basis_pad"):
+            L = self.from_coords(np.eye(n * m).reshape(n * m, n, m))
+            pad = np.zeros((n * m, 1, d, d))
+            self._basis_pad = np.concatenate([pad, L, pad], axis=-3)  # (n m, N+1, d, d)
+        Lp = self._basis_pad
+        Wb = W[..., None, :, :, :]
+        cols = Wb @ Lp[:, :-1] - Lp[:, 1:] @ Wb  # (..., n m, N, d, d)
+        return np.swapaxes(cols.reshape(*W.shape[:-3], n * m, N * d * d), -1, -2)
+
+    def _dense_factor(self, W: NDArray[np.float64]) -> GramFactor:
+        n, m, d = self.n, self.m, self.d
+        J = self.jac_matrix(W)
+        # Our J^T (normal vectors) is half the Frobenius adjoint of J.
+        Jt = 0.5 * np.swapaxes(J, -1, -2)
+        Kinv = np.linalg.inv(J @ Jt)
+        JtKinv = Jt @ Kinv
+        tangent_proj = np.eye(self.N * d * d) - JtKinv @ J
+        return GramFactor(Kinv, None, None, n, m, None, tangent_proj, Jt)
+
     # -- projections ---------------------------------------------------------------
     def project_tangent(
         self, W: NDArray[np.float64], V: NDArray[np.float64], factor: GramFactor
@@ -227,6 +276,9 @@ class BalancedConstraint:
         """Orthogonal projection of ``V`` onto the tangent space ``T_W M``."""
         if self.n == 0:
             return V
+        if factor.tangent_proj is not None:
+            flat = V.reshape(V.shape[0], -1)
+            return np.matvec(factor.tangent_proj, flat).reshape(V.shape)
         return V - self.jac_t(W, factor.solve(self.jac(W, V)))
 
     def project_position(
@@ -238,9 +290,12 @@ class BalancedConstraint:
     ) -> ProjectionResult:
         """Solve ``F(Wt + J(W0)^T Lambda) = 0`` for ``Lambda`` by quasi-Newton.
 
-        The iteration ``W <- W - J(W0)^T K(W0)^{-1} F(W)`` moves only along the
-        normal space at ``W0`` (the RATTLE / Zappa et al. projection), reusing the
-        Gram factor at ``W0``. A chain fails if its residual is non-finite, grows
+        The correction moves only along the normal space at ``W0`` (the RATTLE /
+        Zappa et al. projection). Small problems use full Newton,
+        ``W <- W - J(W0)^T (J(W) J(W0)^T)^{-1} F(W)`` (quadratic convergence, a
+        tiny dense solve per chain); large ones the quasi-Newton iteration
+        ``W <- W - J(W0)^T K(W0)^{-1} F(W)`` reusing the block-tridiagonal Gram
+        factor at ``W0``. A chain fails if its residual is non-finite, grows
         beyond ``1e6``, or is not below ``tol`` after ``max_iter`` iterations;
         failed chains (and inactive ones) get ``W0`` back.
 
@@ -259,23 +314,58 @@ class BalancedConstraint:
         iters = np.zeros(C, dtype=np.int_)
         if self.n == 0:
             return ProjectionResult(Wt.copy(), np.ones(C, bool), iters)
+        if factor0.normal is not None:
+            return self._project_dense(W0, Wt, factor0, active)
         W = Wt.copy()
         pending = np.ones(C, bool) if active is None else active.copy()
-        converged = np.zeros(C, bool)
         failed = ~pending
+        prev = np.full(C, np.inf)
         for _ in range(self.max_iter + 1):
             R = self.residual(W)
             err = np.abs(R).max(axis=(-3, -2, -1))
-            newly = pending & (err < self.tol)
-            converged |= newly
-            bad = pending & ~(err < 1e6)  # catches NaN too
-            failed |= bad
-            pending &= ~(newly | bad)
+            done = err < self.tol
+            # Fail on NaN, on blow-up, or when an iteration stops contracting.
+            bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
+            failed |= pending & bad
+            pending &= ~(done | bad)
             if not pending.any():
                 break
+            prev = err
             step = self.jac_t(W0, factor0.solve(self.to_coords(R)))
-            W = np.where(pending[:, None, None, None], W - step, W)
+            step *= pending[:, None, None, None]
+            W -= step
             iters += pending
         failed |= pending  # out of iterations
         W = np.where(failed[:, None, None, None], W0, W)
+        return ProjectionResult(W, ~failed, iters)
+
+    def _project_dense(self, W0, Wt, factor0, active) -> ProjectionResult:
+        """Full Newton in flat coordinates; ``F(W) = J(W) W / 2`` (F is quadratic)."""
+        C = Wt.shape[0]
+        shape = Wt.shape
+        iters = np.zeros(C, dtype=np.int_)
+        Jt0 = factor0.normal
+        W = Wt.reshape(C, -1).copy()
+        pending = np.ones(C, bool) if active is None else active.copy()
+        failed = ~pending
+        prev = np.full(C, np.inf)
+        for _ in range(self.max_iter + 1):
+            J = self.jac_matrix(W)
+            rc = 0.5 * np.matvec(J, W)  # F(W) in orthonormal symmetric coordinates
+            err = np.abs(rc).max(axis=-1)
+            done = err < self.tol
+            bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
+            failed |= pending & bad
+            pending &= ~(done | bad)
+            if not pending.any():
+                break
+            prev = err
+            M = J @ Jt0
+            # Keep the solve well posed for chains that are already finished.
+            M[~pending] = np.eye(M.shape[-1])
+            lam = np.linalg.solve(M, rc[..., None])[..., 0]
+            W -= np.matvec(Jt0, lam) * pending[:, None]
+            iters += pending
+        failed |= pending
+        W = np.where(failed[:, None], W0.reshape(C, -1), W).reshape(shape)
         return ProjectionResult(W, ~failed, iters)

@@ -83,7 +83,9 @@ def as_energy(energy: object | None, target: ArrayLike | None = None) -> Energy:
     if energy is None:
         return QuadraticEnergy(target)
     if target is not None:
-        raise ValueError("pass either target or energy, not both (target defines a QuadraticEnergy)")
+        raise ValueError(
+            "pass either target or energy, not both (target defines a QuadraticEnergy)"
+        )
     if not (callable(getattr(energy, "value", None)) and callable(getattr(energy, "grad", None))):
         raise TypeError(
             f"energy must have methods value(X) and grad(X); got {type(energy).__name__}"

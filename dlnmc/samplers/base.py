@@ -98,8 +98,11 @@ def _select_factor(mask: NDArray[np.bool_], a: GramFactor, b: GramFactor) -> Gra
         return np.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
 
     return GramFactor(
-        pick(a.dense_inv, b.dense_inv), pick(a.schur_inv, b.schur_inv), pick(a.elim, b.elim),
-        a.n, a.m,
+        pick(a.dense_inv, b.dense_inv),
+        pick(a.schur_inv, b.schur_inv),
+        pick(a.elim, b.elim),
+        a.n,
+        a.m,
     )
 
 

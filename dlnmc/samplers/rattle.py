@@ -49,7 +49,7 @@ class _ManifoldSampler:
         step_size: float,
         component_moves: bool = True,
         projection_tol: float = 1e-12,
-        max_newton: int = 50,
+        max_newton: int = 40,
         reverse_tol: float = 1e-8,
         target_accept: float | None = None,
     ) -> None:

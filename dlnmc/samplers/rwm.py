@@ -51,7 +51,13 @@ class ConstrainedRWM(_ManifoldSampler):
     )
 
     def __init__(
-        self, width: int, depth: int, energy: Energy, beta: float, *, step_size: float = 0.2,
+        self,
+        width: int,
+        depth: int,
+        energy: Energy,
+        beta: float,
+        *,
+        step_size: float = 0.2,
         **kwargs: Any,
     ) -> None:
         super().__init__(width, depth, energy, beta, step_size=step_size, **kwargs)
@@ -61,8 +67,9 @@ class ConstrainedRWM(_ManifoldSampler):
         X = W[:, 0]
         for p in range(1, W.shape[1]):
             X = W[:, p] @ X
-        return ChainState(W, X, self.energy.value(X), None, self.constraint.factor(W), step_size,
-                          adapt)
+        return ChainState(
+            W, X, self.energy.value(X), None, self.constraint.factor(W), step_size, adapt
+        )
 
     def step(
         self, state: ChainState, rng: np.random.Generator, adapt: bool
