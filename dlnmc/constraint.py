@@ -128,9 +128,21 @@ class BalancedConstraint:
         value (stored draws then have residual below ``1e-10``).
     max_iter : int
         Newton iterations before a projection counts as failed.
+    mode : {"auto", "dense", "block"}
+        ``"dense"``: per-chain dense Jacobian matrices and full Newton (fast when
+        ``N d^2`` is small); ``"block"``: block-tridiagonal Gram factor and
+        quasi-Newton (scales to large ``N``, ``d``); ``"auto"`` picks by size.
     """
 
-    def __init__(self, width: int, depth: int, *, tol: float = 1e-12, max_iter: int = 40) -> None:
+    def __init__(
+        self,
+        width: int,
+        depth: int,
+        *,
+        tol: float = 1e-12,
+        max_iter: int = 40,
+        mode: str = "auto",
+    ) -> None:
         self.d = check_width(width)
         self.N = check_depth(depth)
         self.n = self.N - 1
@@ -139,7 +151,11 @@ class BalancedConstraint:
         self.max_iter = int(max_iter)
         self._T = _sym_basis(self.d)  # (d^2, m)
         self._Tt = np.ascontiguousarray(self._T.T)
-        self.dense = 0 < self.n * self.m <= _DENSE_MAX and self.N * self.d**2 <= _DENSE_AMBIENT_MAX
+        if mode not in ("auto", "dense", "block"):
+            raise ValueError(f"mode must be 'auto', 'dense' or 'block', got {mode!r}")
+        small = self.n * self.m <= _DENSE_MAX and self.N * self.d**2 <= _DENSE_AMBIENT_MAX
+        self.dense = self.n > 0 and (mode == "dense" or (mode == "auto" and small))
+        self.mode = mode
         if self.dense:
             # J(W) is linear in W: J(W)[r, c] = sum_k W_k A[k, r, c]. One matmul then
             # gives the whole Jacobian matrix of every chain.
@@ -228,7 +244,7 @@ class BalancedConstraint:
             return GramFactor(None, None, None, 0, m)
         if self.dense:
             return self._dense_factor(W)
-        if n * m <= _DENSE_MAX:
+        if self.mode == "auto" and n * m <= _DENSE_MAX:
             return GramFactor(np.linalg.inv(self.gram_dense(W)), None, None, n, m)
         diag, sub = self.gram_blocks(W)
         Si = np.empty_like(diag)
@@ -291,9 +307,10 @@ class BalancedConstraint:
         """Solve ``F(Wt + J(W0)^T Lambda) = 0`` for ``Lambda`` by quasi-Newton.
 
         The correction moves only along the normal space at ``W0`` (the RATTLE /
-        Zappa et al. projection). Small problems use full Newton,
-        ``W <- W - J(W0)^T (J(W) J(W0)^T)^{-1} F(W)`` (quadratic convergence, a
-        tiny dense solve per chain); large ones the quasi-Newton iteration
+        Zappa et al. projection). Small problems use the chord method
+        ``W <- W - J(W0)^T (J(Wt) J(W0)^T)^{-1} F(W)`` (Jacobian frozen at the
+        starting point ``Wt``, which is ``O(h^2)`` from the solution; one tiny
+        dense inverse per chain); large ones the quasi-Newton iteration
         ``W <- W - J(W0)^T K(W0)^{-1} F(W)`` reusing the block-tridiagonal Gram
         factor at ``W0``. A chain fails if its residual is non-finite, grows
         beyond ``1e6``, or is not below ``tol`` after ``max_iter`` iterations;
@@ -340,7 +357,7 @@ class BalancedConstraint:
         return ProjectionResult(W, ~failed, iters)
 
     def _project_dense(self, W0, Wt, factor0, active) -> ProjectionResult:
-        """Full Newton in flat coordinates; ``F(W) = J(W) W / 2`` (F is quadratic)."""
+        """Chord-Newton in flat coordinates; ``F(W) = J(W) W / 2`` (F is quadratic)."""
         C = Wt.shape[0]
         shape = Wt.shape
         iters = np.zeros(C, dtype=np.int_)
@@ -349,23 +366,29 @@ class BalancedConstraint:
         pending = np.ones(C, bool) if active is None else active.copy()
         failed = ~pending
         prev = np.full(C, np.inf)
-        for _ in range(self.max_iter + 1):
-            J = self.jac_matrix(W)
-            rc = 0.5 * np.matvec(J, W)  # F(W) in orthonormal symmetric coordinates
-            err = np.abs(rc).max(axis=-1)
-            done = err < self.tol
-            bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
-            failed |= pending & bad
-            pending &= ~(done | bad)
-            if not pending.any():
-                break
-            prev = err
-            M = J @ Jt0
-            # Keep the solve well posed for chains that are already finished.
-            M[~pending] = np.eye(M.shape[-1])
-            lam = np.linalg.solve(M, rc[..., None])[..., 0]
-            W -= np.matvec(Jt0, lam) * pending[:, None]
-            iters += pending
+        Minv = None
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(self.max_iter + 1):
+                J = self.jac_matrix(W)
+                rc = 0.5 * np.matvec(J, W)  # F(W) in orthonormal symmetric coordinates
+                err = np.abs(rc).max(axis=-1)
+                done = err < self.tol
+                bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
+                failed |= pending & bad
+                pending &= ~(done | bad)
+                if not pending.any():
+                    break
+                # Newton while far away or contracting slowly, then the chord method
+                # (matrix frozen): each refresh costs a batched inverse.
+                slow = np.any(err[pending] > 0.05 * prev[pending])
+                prev = err
+                if Minv is None or slow or k < 2:
+                    M = J @ Jt0
+                    M[~pending] = np.eye(M.shape[-1])  # keep finished chains well posed
+                    Minv = np.linalg.inv(M)
+                lam = np.matvec(Minv, rc)
+                W -= np.matvec(Jt0, lam) * pending[:, None]
+                iters += pending
         failed |= pending
         W = np.where(failed[:, None], W0.reshape(C, -1), W).reshape(shape)
         return ProjectionResult(W, ~failed, iters)

@@ -52,8 +52,11 @@ class _ManifoldSampler:
         max_newton: int = 40,
         reverse_tol: float = 1e-8,
         target_accept: float | None = None,
+        projection: str = "auto",
     ) -> None:
-        self.constraint = BalancedConstraint(width, depth, tol=projection_tol, max_iter=max_newton)
+        self.constraint = BalancedConstraint(
+            width, depth, tol=projection_tol, max_iter=max_newton, mode=projection
+        )
         self.energy = energy
         self.beta = float(beta)
         self.initial_step_size = float(step_size)
@@ -112,6 +115,7 @@ class _ManifoldSampler:
             "projection_tol": c.tol,
             "max_newton": c.max_iter,
             "reverse_tol": self.reverse_tol,
+            "projection": "dense" if c.dense else "block",
         }
 
 
@@ -168,6 +172,38 @@ class ConstrainedHMC(_ManifoldSampler):
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "n_leapfrog": self.n_leapfrog, "jitter": self.jitter}
 
+    def leapfrog(self, W, P, g, fac, h, alive):
+        """One RATTLE step with the reverse check, for every chain.
+
+        Parameters
+        ----------
+        W, P, g : (C, N, d, d) position on M, tangent momentum, gradient of beta E.
+        fac : GramFactor at W.  h : (C,) step sizes.  alive : (C,) chains to move.
+
+        Returns
+        -------
+        W1, P1, g1, fac1, X1, E1, ok, iterations, projection_failed, reverse_failed
+            ``ok`` is False where the forward projection or the reverse check
+            failed (those chains keep ``W``); ``P1`` is tangent at ``W1``.
+        """
+        c = self.constraint
+        hb = h[:, None, None, None]
+        Pm = c.project_tangent(W, P - 0.5 * hb * g, fac)
+        fwd = c.project_position(W, W + hb * Pm, fac, active=alive)
+        proj_fail = alive & ~fwd.converged
+        ok = alive & fwd.converged
+        W1 = fwd.W  # W itself where the projection failed
+        fac1 = c.factor(W1)
+        V1 = c.project_tangent(W1, (W1 - W) / hb, fac1)
+        # Reverse check: from W1 with velocity -V1 the same projection must give W.
+        rev = c.project_position(W1, W1 - hb * V1, fac1, active=ok)
+        back = rev.converged & self._returned(rev.W, W)
+        rev_fail = ok & ~back
+        ok &= back
+        X1, E1, g1 = potential_and_grad(W1, self.energy, self.beta)
+        P1 = c.project_tangent(W1, V1 - 0.5 * hb * g1, fac1)
+        return W1, P1, g1, fac1, X1, E1, ok, fwd.iterations, proj_fail, rev_fail
+
     def step(
         self, state: ChainState, rng: np.random.Generator, adapt: bool
     ) -> tuple[ChainState, dict[str, NDArray]]:
@@ -175,7 +211,6 @@ class ConstrainedHMC(_ManifoldSampler):
         W, g, fac = state.W, state.grad, state.factor
         C = W.shape[0]
         h = state.step_size * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter, C)
-        hb = h[:, None, None, None]
         P = c.project_tangent(W, rng.standard_normal(W.shape), fac)
         H0 = self.beta * state.E + 0.5 * np.einsum("cpij,cpij->c", P, P)
         alive = np.ones(C, bool)
@@ -185,21 +220,11 @@ class ConstrainedHMC(_ManifoldSampler):
         E1 = state.E
         X1 = state.X
         for _ in range(self.n_leapfrog):
-            Pm = c.project_tangent(W, P - 0.5 * hb * g, fac)
-            fwd = c.project_position(W, W + hb * Pm, fac, active=alive)
-            proj_fail |= alive & ~fwd.converged
-            alive &= fwd.converged
-            iters += fwd.iterations
-            W1 = fwd.W  # W itself where the projection failed
-            fac1 = c.factor(W1)
-            V1 = c.project_tangent(W1, (W1 - W) / hb, fac1)
-            rev = c.project_position(W1, W1 - hb * V1, fac1, active=alive)
-            ok = rev.converged & self._returned(rev.W, W)
-            rev_fail |= alive & ~ok
+            W, P, g, fac, X1, E1, ok, n_it, pf, rf = self.leapfrog(W, P, g, fac, h, alive)
+            proj_fail |= pf
+            rev_fail |= rf
             alive &= ok
-            X1, E1, g1 = potential_and_grad(W1, self.energy, self.beta)
-            P = c.project_tangent(W1, V1 - 0.5 * hb * g1, fac1)
-            W, g, fac = W1, g1, fac1
+            iters += n_it
         with np.errstate(over="ignore", invalid="ignore"):
             H1 = self.beta * E1 + 0.5 * np.einsum("cpij,cpij->c", P, P)
             log_accept = H0 - H1
