@@ -8,6 +8,9 @@ Conventions are those of MATH.md (shipped as ``docs/MATH.md``).
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dlnmc.balanced import sample_balanced
+from dlnmc.constraint import BalancedConstraint
+from dlnmc.energy import Energy, QuadraticEnergy
 from dlnmc.entropy import (
     entropy,
     entropy_sv,
@@ -18,6 +21,7 @@ from dlnmc.entropy import (
     log_sv_density,
     singular_values,
 )
+from dlnmc.exponent import ExponentEstimate, estimate_exponent
 from dlnmc.groups import haar_orthogonal, haar_special_orthogonal, log_group_volume, so_basis
 from dlnmc.metric import apply_A, apply_A_inv, g_N, log_det_A
 from dlnmc.network import (
@@ -33,6 +37,8 @@ from dlnmc.network import (
     phi,
     tangent_basis,
 )
+from dlnmc.reference import reference_end_to_end, reference_singular_values
+from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
 
 try:
     __version__ = version("dlnmc")
@@ -40,6 +46,12 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0"
 
 __all__ = [
+    "BalancedConstraint",
+    "ConstrainedHMC",
+    "ConstrainedRWM",
+    "Energy",
+    "ExponentEstimate",
+    "QuadraticEnergy",
     "__version__",
     "apply_A",
     "apply_A_inv",
@@ -50,6 +62,7 @@ __all__ = [
     "end_to_end",
     "entropy",
     "entropy_sv",
+    "estimate_exponent",
     "g_N",
     "gauge_action",
     "haar_orthogonal",
@@ -65,6 +78,9 @@ __all__ = [
     "orbit_tangent_basis",
     "orbit_tangent_vectors",
     "phi",
+    "reference_end_to_end",
+    "reference_singular_values",
+    "sample_balanced",
     "singular_values",
     "so_basis",
     "tangent_basis",

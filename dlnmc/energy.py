@@ -79,7 +79,7 @@ class QuadraticEnergy:
 
 
 def as_energy(energy: object | None, target: ArrayLike | None = None) -> Energy:
-    """Return ``energy`` if given (checked against the protocol), else ``QuadraticEnergy(target)``."""
+    """``energy`` if given (checked against the protocol), else ``QuadraticEnergy(target)``."""
     if energy is None:
         return QuadraticEnergy(target)
     if target is not None:

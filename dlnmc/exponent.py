@@ -96,9 +96,9 @@ def _sv_array(data) -> tuple[NDArray[np.float64], dict]:
 
 
 class _Quadrature:
-    """``E_alpha[T]``, ``Var_alpha(T)`` for ``d = 2``, ``E = |X|^2/2`` on a grid in ``u = s^{1/N}``."""
+    """``E_alpha[T]``, ``Var_alpha(T)`` for ``d = 2``, ``E = |X|^2/2`` (grid in ``s^{1/N}``)."""
 
-    def __init__(self, depth: int, beta: float, n_nodes: int = 400):
+    def __init__(self, depth: int, beta: float, n_nodes: int = 240):
         N = depth
         s_max = np.sqrt(2.0 * 60.0 / beta)  # exp(-beta s^2/2) < e^-60 beyond
         x, w = np.polynomial.legendre.leggauss(n_nodes)
