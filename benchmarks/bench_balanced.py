@@ -37,8 +37,9 @@ QUAD = (1.22797, 0.15097)
 
 def run_dlnmc(seed: int, n_draws: int, n_chains: int) -> dict:
     t0 = time.perf_counter()
-    tree = sample_balanced(D, N, beta=BETA, n_draws=n_draws, n_chains=n_chains, seed=seed,
-                           n_warmup=300)
+    tree = sample_balanced(
+        D, N, beta=BETA, n_draws=n_draws, n_chains=n_chains, seed=seed, n_warmup=300
+    )
     wall = time.perf_counter() - t0
     s = tree.posterior["singular_values"].values
     return _report("dlnmc", s, wall)
@@ -112,8 +113,15 @@ def _report(name: str, s: np.ndarray, wall: float) -> dict:
     mean = s.mean(axis=(0, 1))
     mcse = np.array([az.mcse(s[..., k]) for k in range(s.shape[-1])])
     z = (mean - np.array(QUAD)) / mcse
-    return {"name": name, "wall": wall, "ess_min": float(ess), "ess_per_s": float(ess) / wall,
-            "mean": mean, "z": z, "draws": s.shape[0] * s.shape[1]}
+    return {
+        "name": name,
+        "wall": wall,
+        "ess_min": float(ess),
+        "ess_per_s": float(ess) / wall,
+        "mean": mean,
+        "z": z,
+        "draws": s.shape[0] * s.shape[1],
+    }
 
 
 def main() -> None:
@@ -137,10 +145,14 @@ def main() -> None:
                 f"E[s] {np.round(res['mean'], 4)} (z vs quadrature {np.round(res['z'], 2)})",
                 flush=True,
             )
-    med = {n: float(np.median([x["ess_per_s"] for x in rows if x["name"] == n]))
-           for n in ("dlnmc", "mici")}
-    print(f"\nmedian ESS/s of s_min: dlnmc {med['dlnmc']:.1f}, mici {med['mici']:.2f}, "
-          f"ratio {med['dlnmc'] / med['mici']:.0f}x")
+    med = {
+        n: float(np.median([x["ess_per_s"] for x in rows if x["name"] == n]))
+        for n in ("dlnmc", "mici")
+    }
+    print(
+        f"\nmedian ESS/s of s_min: dlnmc {med['dlnmc']:.1f}, mici {med['mici']:.2f}, "
+        f"ratio {med['dlnmc'] / med['mici']:.0f}x"
+    )
 
 
 if __name__ == "__main__":

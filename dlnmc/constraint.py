@@ -201,28 +201,28 @@ class BalancedConstraint:
         return W @ Lp[..., :-1, :, :] - Lp[..., 1:, :, :] @ W
 
     # -- Gram operator -----------------------------------------------------------
-    def _kron_block(self, P: NDArray[np.float64], Q: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Matrix of ``Lambda -> P Lambda Q^T`` in symmetric coordinates."""
-        d = self.d
-        K = np.einsum("...ij,...kl->...ikjl", P, Q).reshape(*P.shape[:-2], d * d, d * d)
-        return self._Tt @ K @ self._T
-
     def gram_blocks(
         self, W: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Diagonal blocks ``(..., N-1, m, m)`` and sub-diagonal blocks ``(..., N-2, m, m)``.
 
         Sub-diagonal block ``p`` couples ``Lambda_p`` (column) to row ``p+1``.
+        Built from the images of the basis matrices ``E_b`` (no Kronecker products):
+        entry ``(a, b)`` is ``<E_a, L(E_b)>``.
         """
         d = self.d
+        if not hasattr(self, "_E"):
+            self._E = np.ascontiguousarray(self._T.T.reshape(self.m, d, d))
+        E = self._E
         Wt = np.swapaxes(W, -1, -2)
         S = Wt[..., 1:, :, :] @ W[..., 1:, :, :] + W[..., :-1, :, :] @ Wt[..., :-1, :, :]
-        eye = np.broadcast_to(np.eye(d), S.shape)
-        # Lambda -> S Lambda + Lambda S  =  (S (x) I + I (x) S) in row-major vec.
-        diag = self._kron_block(S, eye) + self._kron_block(eye, S)
+        S = S[..., None, :, :]
+        img = S @ E + E @ S  # Lambda -> S Lambda + Lambda S on each basis element
+        diag = np.swapaxes(self.to_coords(img), -1, -2)
         # Row p+1 gets -2 W_{p+1} Lambda_p W_{p+1}^T (0-based: interior layers 1..N-2).
-        inner = W[..., 1:-1, :, :]
-        sub = -2.0 * self._kron_block(inner, inner)
+        inner = W[..., 1:-1, None, :, :]
+        img = inner @ E @ np.swapaxes(inner, -1, -2)
+        sub = -2.0 * np.swapaxes(self.to_coords(img), -1, -2)
         return diag, sub
 
     def gram_dense(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
