@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dlnmc.balanced import initial_points, sample_balanced  # noqa: E402
-from dlnmc.energy import QuadraticEnergy  # noqa: E402
-from dlnmc.network import constraint_jacobian, end_to_end  # noqa: E402
+from dlnmc.balanced import initial_points, sample_balanced
+from dlnmc.energy import QuadraticEnergy
+from dlnmc.network import constraint_jacobian, end_to_end
 
 D, N, BETA = 2, 3, 1.0
 QUAD = (1.22797, 0.15097)

@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dlnmc.balanced import initial_points  # noqa: E402
-from dlnmc.energy import QuadraticEnergy  # noqa: E402
-from dlnmc.samplers import ConstrainedHMC  # noqa: E402
+from dlnmc.balanced import initial_points
+from dlnmc.energy import QuadraticEnergy
+from dlnmc.samplers import ConstrainedHMC
 
 
 def run(d: int, N: int, budget: float, n_chains: int, n_warmup: int, check: int, seed: int):
