@@ -125,6 +125,9 @@ def _report(name: str, s: np.ndarray, wall: float) -> dict:
 
 
 def main() -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # small matrices: threads only add overhead
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dlnmc-draws", type=int, default=2000)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
+from threadpoolctl import threadpool_limits
 
 from dlnmc._validation import check_depth, check_width
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
@@ -23,7 +24,22 @@ from dlnmc.entropy import entropy_sv
 from dlnmc.network import balanced_factorization, balancedness_residual, end_to_end
 from dlnmc.samplers import SAMPLERS
 
-__all__ = ["initial_points", "sample_balanced"]
+__all__ = ["balanced_singular_values", "initial_points", "sample_balanced"]
+
+
+def balanced_singular_values(W: np.ndarray) -> np.ndarray:
+    """Singular values of ``X = phi(W)`` for balanced ``W``, descending, shape ``(..., d)``.
+
+    On ``M``, ``X^T X = (W_1^T W_1)^N``, so ``s_i = sigma_i(W_1)^N``. This keeps full
+    relative accuracy where an SVD of the product ``X`` would not: for large ``N``
+    the small singular values of ``X`` fall below ``eps * s_max`` (``s = lambda^N``).
+    Values that underflow are clipped to the smallest positive double.
+    """
+    N = W.shape[-3]
+    lam = np.linalg.svd(W[..., 0, :, :], compute_uv=False)
+    with np.errstate(under="ignore"):
+        s = np.exp(N * np.log(lam))
+    return np.maximum(s, np.finfo(np.float64).tiny)
 
 
 def _check_count(value: object, name: str, minimum: int) -> int:
@@ -93,7 +109,9 @@ def sample_balanced(
         Keep every ``thin``-th transition.
     **settings
         Passed to the sampler (``step_size``, ``n_leapfrog``, ``jitter``,
-        ``target_accept``, ``component_moves``, ``projection_tol``, ...).
+        ``target_accept``, ``component_moves``, ``projection_tol``,
+        ``projection``), except ``blas_threads`` (default 1: BLAS threads used
+        while sampling).
 
     Returns
     -------
@@ -122,6 +140,7 @@ def sample_balanced(
     if Y is not None and Y.shape != (d, d):
         raise ValueError(f"target must have shape ({d}, {d}), got {Y.shape}")
 
+    blas_threads = settings.pop("blas_threads", 1)
     rng = np.random.default_rng(seed)
     smp = SAMPLERS[sampler](d, N, en, beta, **settings)
     state = smp.init(initial_points(d, N, n_chains, rng, en), rng)
@@ -136,6 +155,9 @@ def sample_balanced(
 
         bar = tqdm(total=total, desc=f"{sampler} d={d} N={N}")
     k = 0
+    # The matrices are small and many: threaded BLAS only adds synchronization (on a
+    # loaded 2-core machine a 16x64 @ 64x1920 product went from 0.4 ms to 17 ms).
+    limiter = threadpool_limits(limits=blas_threads, user_api="blas")
     for it in range(total):
         warm = it < n_warmup
         if it == n_warmup:
@@ -148,6 +170,7 @@ def sample_balanced(
             k += 1
         if bar is not None:
             bar.update()
+    limiter.restore_original_limits()
     if n_warmup == total:  # n_draws == 0 is excluded above; keep the adapted step anyway
         smp.end_warmup(state)
     if bar is not None:
@@ -155,7 +178,7 @@ def sample_balanced(
 
     W_out = np.ascontiguousarray(np.swapaxes(W_out, 0, 1))  # (chain, draw, N, d, d)
     X = end_to_end(W_out)
-    s = np.linalg.svd(X, compute_uv=False)
+    s = balanced_singular_values(W_out)
     posterior = {
         "W": W_out,
         "X": X,
