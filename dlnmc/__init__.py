@@ -8,7 +8,10 @@ Conventions are those of MATH.md (shipped as ``docs/MATH.md``).
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dlnmc.balanced import sample_balanced
 from dlnmc.charts import EulerChart, euler_chart
+from dlnmc.constraint import BalancedConstraint
+from dlnmc.energy import Energy, QuadraticEnergy
 from dlnmc.ensemble import DEFAULT_DIMS, build_tree, diagnostics, provenance_attrs
 from dlnmc.entropy import (
     entropy,
@@ -35,6 +38,7 @@ from dlnmc.estimators import (
     estimate_orbit_volume,
     orbit_volume_table,
 )
+from dlnmc.exponent import ExponentEstimate, estimate_exponent
 from dlnmc.fields import dyson_index, singular_values_field, svd_field
 from dlnmc.group_charts import estimate_group_volume_field, estimate_orbit_volume_field
 from dlnmc.groups import haar_orthogonal, haar_special_orthogonal, log_group_volume, so_basis
@@ -62,6 +66,8 @@ from dlnmc.plots import (
     plot_trace_rank,
     plot_z_scores,
 )
+from dlnmc.reference import reference_end_to_end, reference_singular_values
+from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
 from dlnmc.storage import EnsembleWriter, load_tree, save_tree
 from dlnmc.studies import StudyError, load_study, run_study
 
@@ -72,10 +78,16 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "DEFAULT_DIMS",
+    "BalancedConstraint",
+    "ConstrainedHMC",
+    "ConstrainedRWM",
+    "Energy",
     "EnsembleWriter",
     "EulerChart",
+    "ExponentEstimate",
     "GroupVolumeEstimate",
     "OrbitVolumeEstimate",
+    "QuadraticEnergy",
     "StudyError",
     "__version__",
     "apply_A",
@@ -92,6 +104,7 @@ __all__ = [
     "entropy_field",
     "entropy_sv",
     "entropy_sv_field",
+    "estimate_exponent",
     "estimate_group_volume",
     "estimate_group_volume_field",
     "estimate_orbit_volume",
@@ -131,7 +144,10 @@ __all__ = [
     "plot_trace_rank",
     "plot_z_scores",
     "provenance_attrs",
+    "reference_end_to_end",
+    "reference_singular_values",
     "run_study",
+    "sample_balanced",
     "sample_orbit",
     "save_tree",
     "singular_values",

@@ -1,0 +1,394 @@
+"""The balancedness constraint of the DLN, its Jacobian action and Gram solves.
+
+``F_p(W) = W_{p+1}^T W_{p+1} - W_p W_p^T`` for ``p = 1..N-1`` (MATH.md section 2),
+symmetric, so its independent entries are the upper triangles. Instead of the
+rows of a dense Jacobian we work with symmetric multipliers ``Lambda_p``: the
+normal space of ``M`` at ``W`` is spanned by ``J^T Lambda`` with
+
+    (J^T Lambda)_q = W_q Lambda_{q-1} - Lambda_q W_q     (Lambda_0 = Lambda_N = 0),
+
+which is (half) the adjoint of the differential
+``(J V)_p = 2 sym(W_{p+1}^T V_{p+1}) - 2 sym(V_p W_p^T)`` in the Frobenius inner
+product. Constraint ``p`` only touches layers ``p`` and ``p+1``, so the Gram
+operator ``K = J J^T`` is block-tridiagonal in ``p``:
+
+    K(Lambda)_p = S_p Lambda_p + Lambda_p S_p - 2 W_{p+1}^T Lambda_{p+1} W_{p+1}
+                  - 2 W_p Lambda_{p-1} W_p^T,           S_p = W_{p+1}^T W_{p+1} + W_p W_p^T,
+
+with blocks of size ``m = d(d+1)/2`` in an orthonormal basis of symmetric
+matrices. It is factorized by block Gaussian elimination (block Thomas) in
+``O(N m^3)`` per chain, or inverted densely when ``(N-1) m`` is tiny (then a
+solve is one batched mat-vec, which is what matters when numpy call overhead
+dominates). Everything is batched over a leading chain axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dlnmc._validation import check_depth, check_width
+
+__all__ = ["BalancedConstraint", "GramFactor", "ProjectionResult"]
+
+# Up to this total size (N-1) m the Gram matrix is inverted densely.
+_DENSE_MAX = 40
+# Up to this ambient dimension N d^2 the projections are per-chain dense matrices:
+# a Newton iteration is then one batched mat-vec (overhead dominates at small sizes).
+_DENSE_AMBIENT_MAX = 144
+# A quasi-Newton iteration that contracts the residual by less than this is a failure.
+_MIN_CONTRACTION = 0.9
+
+
+def _sym_basis(d: int) -> NDArray[np.float64]:
+    """Orthonormal basis of symmetric d x d matrices, shape ``(d*d, m)`` (Frobenius)."""
+    iu, ju = np.triu_indices(d)
+    m = iu.size
+    T = np.zeros((d, d, m))
+    k = np.arange(m)
+    diag = iu == ju
+    T[iu, ju, k] = np.where(diag, 1.0, np.sqrt(0.5))
+    T[ju, iu, k] = np.where(diag, 1.0, np.sqrt(0.5))
+    return T.reshape(d * d, m)
+
+
+@dataclass
+class GramFactor:
+    """A factorization of the Gram operator ``K = J J^T`` at a batch of points.
+
+    Built by :meth:`BalancedConstraint.factor`; ``solve`` maps right-hand sides
+    in symmetric coordinates ``(..., N-1, m)`` to multipliers in the same
+    coordinates.
+    """
+
+    dense_inv: NDArray[np.float64] | None  # (..., n m, n m)
+    schur_inv: NDArray[np.float64] | None  # (..., n, m, m): inverses of Schur complements
+    elim: NDArray[np.float64] | None  # (..., n, m, m): E_p = B_{p-1} S_{p-1}^{-1} (E_0 unused)
+    n: int
+    m: int
+    # Small problems: per-chain dense operators in flat coordinates (C, N d^2, ...).
+    newton_map: NDArray[np.float64] | None = None  # F(W) (n d^2) -> J^T K^{-1} F (N d^2)
+    tangent_proj: NDArray[np.float64] | None = None  # I - J^T K^{-1} J on R^{N d^2}
+    normal: NDArray[np.float64] | None = None  # J^T as a matrix (C, N d^2, n m)
+
+    def solve(self, b: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``K^{-1} b`` for ``b`` of shape ``(..., n, m)``."""
+        n, m = self.n, self.m
+        if n == 0:
+            return b
+        if self.dense_inv is not None:
+            flat = b.reshape(*b.shape[:-2], n * m)
+            return np.matvec(self.dense_inv, flat).reshape(b.shape)
+        Si, E = self.schur_inv, self.elim
+        y = np.empty_like(b)
+        y[..., 0, :] = b[..., 0, :]
+        for p in range(1, n):  # forward elimination
+            y[..., p, :] = b[..., p, :] - np.matvec(E[..., p, :, :], y[..., p - 1, :])
+        x = np.empty_like(b)
+        x[..., n - 1, :] = np.matvec(Si[..., n - 1, :, :], y[..., n - 1, :])
+        for p in range(n - 2, -1, -1):  # back substitution; S_p^{-1} B_p^T = E_{p+1}^T
+            x[..., p, :] = np.matvec(Si[..., p, :, :], y[..., p, :]) - np.vecmat(
+                x[..., p + 1, :], E[..., p + 1, :, :]
+            )
+        return x
+
+
+@dataclass
+class ProjectionResult:
+    """Outcome of a Newton projection onto ``M`` for a batch of chains.
+
+    Attributes
+    ----------
+    W : ndarray, shape (C, N, d, d)
+        Projected points; for chains that failed, the starting point ``W0``.
+    converged : ndarray of bool, shape (C,)
+    iterations : ndarray of int, shape (C,)
+        Newton iterations used (residual evaluations minus one).
+    """
+
+    W: NDArray[np.float64]
+    converged: NDArray[np.bool_]
+    iterations: NDArray[np.int_]
+
+
+class BalancedConstraint:
+    """The balancedness constraint for width ``d`` and depth ``N``.
+
+    All methods take ``W`` of shape ``(C, N, d, d)`` (a chain axis first, or any
+    leading batch axes) with ``W[..., 0, :, :] = W_1``.
+
+    Parameters
+    ----------
+    width, depth : int
+        ``d >= 1`` and ``N >= 1``.
+    tol : float
+        Newton stops when every entry of ``F(W)`` is below ``tol`` in absolute
+        value (stored draws then have residual below ``1e-10``).
+    max_iter : int
+        Newton iterations before a projection counts as failed.
+    mode : {"auto", "dense", "block"}
+        ``"dense"``: per-chain dense Jacobian matrices and full Newton (fast when
+        ``N d^2`` is small); ``"block"``: block-tridiagonal Gram factor and
+        quasi-Newton (scales to large ``N``, ``d``); ``"auto"`` picks by size.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        depth: int,
+        *,
+        tol: float = 1e-12,
+        max_iter: int = 40,
+        mode: str = "auto",
+    ) -> None:
+        self.d = check_width(width)
+        self.N = check_depth(depth)
+        self.n = self.N - 1
+        self.m = self.d * (self.d + 1) // 2
+        self.tol = float(tol)
+        self.max_iter = int(max_iter)
+        self._T = _sym_basis(self.d)  # (d^2, m)
+        self._Tt = np.ascontiguousarray(self._T.T)
+        if mode not in ("auto", "dense", "block"):
+            raise ValueError(f"mode must be 'auto', 'dense' or 'block', got {mode!r}")
+        small = self.n * self.m <= _DENSE_MAX and self.N * self.d**2 <= _DENSE_AMBIENT_MAX
+        self.dense = self.n > 0 and (mode == "dense" or (mode == "auto" and small))
+        self.mode = mode
+        if self.dense:
+            # J(W) is linear in W: J(W)[r, c] = sum_k W_k A[k, r, c]. One matmul then
+            # gives the whole Jacobian matrix of every chain.
+            D = self.N * self.d * self.d
+            E = np.eye(D).reshape(D, self.N, self.d, self.d)
+            A = self.jac(E[:, None], E[None, :])  # (k, c, n, m)
+            self._A = np.ascontiguousarray(
+                A.reshape(D, D, self.n * self.m).transpose(0, 2, 1).reshape(D, -1)
+            )
+
+    # -- coordinates ------------------------------------------------------------
+    def to_coords(self, S: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Symmetric ``(..., d, d)`` -> orthonormal coordinates ``(..., m)``."""
+        return S.reshape(*S.shape[:-2], self.d * self.d) @ self._T
+
+    def from_coords(self, c: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Coordinates ``(..., m)`` -> symmetric matrices ``(..., d, d)``."""
+        return (c @ self._Tt).reshape(*c.shape[:-1], self.d, self.d)
+
+    # -- the constraint ---------------------------------------------------------
+    def residual(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``F(W)``, shape ``(..., N-1, d, d)``, symmetric."""
+        Wt = np.swapaxes(W, -1, -2)
+        return Wt[..., 1:, :, :] @ W[..., 1:, :, :] - W[..., :-1, :, :] @ Wt[..., :-1, :, :]
+
+    def residual_norm(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``max |F(W)|`` over all entries, shape ``(...)``."""
+        R = self.residual(W)
+        return np.abs(R).max(axis=(-3, -2, -1), initial=0.0)
+
+    def jac(self, W: NDArray[np.float64], V: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``J(W) V`` in symmetric coordinates, shape ``(..., N-1, m)``."""
+        Wt = np.swapaxes(W, -1, -2)
+        M = Wt[..., 1:, :, :] @ V[..., 1:, :, :] - V[..., :-1, :, :] @ Wt[..., :-1, :, :]
+        # <E_k, M + M^T> = 2 <E_k, M> for a symmetric basis element E_k.
+        return 2.0 * (M.reshape(*M.shape[:-2], self.d * self.d) @ self._T)
+
+    def jac_t(self, W: NDArray[np.float64], lam: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Normal vector ``J^T Lambda`` from coordinates ``lam (..., N-1, m)``; shape of ``W``."""
+        L = self.from_coords(lam)
+        pad = np.zeros((*L.shape[:-3], 1, self.d, self.d))
+        Lp = np.concatenate([pad, L, pad], axis=-3)  # Lambda_0 .. Lambda_N
+        return W @ Lp[..., :-1, :, :] - Lp[..., 1:, :, :] @ W
+
+    # -- Gram operator -----------------------------------------------------------
+    def gram_blocks(
+        self, W: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Diagonal blocks ``(..., N-1, m, m)`` and sub-diagonal blocks ``(..., N-2, m, m)``.
+
+        Sub-diagonal block ``p`` couples ``Lambda_p`` (column) to row ``p+1``.
+        Built from the images of the basis matrices ``E_b`` (no Kronecker products):
+        entry ``(a, b)`` is ``<E_a, L(E_b)>``.
+        """
+        d = self.d
+        if not hasattr(self, "_E"):
+            self._E = np.ascontiguousarray(self._T.T.reshape(self.m, d, d))
+        E = self._E
+        Wt = np.swapaxes(W, -1, -2)
+        S = Wt[..., 1:, :, :] @ W[..., 1:, :, :] + W[..., :-1, :, :] @ Wt[..., :-1, :, :]
+        S = S[..., None, :, :]
+        img = S @ E + E @ S  # Lambda -> S Lambda + Lambda S on each basis element
+        diag = np.swapaxes(self.to_coords(img), -1, -2)
+        # Row p+1 gets -2 W_{p+1} Lambda_p W_{p+1}^T (0-based: interior layers 1..N-2).
+        inner = W[..., 1:-1, None, :, :]
+        img = inner @ E @ np.swapaxes(inner, -1, -2)
+        sub = -2.0 * np.swapaxes(self.to_coords(img), -1, -2)
+        return diag, sub
+
+    def gram_dense(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The Gram matrix ``J J^T`` assembled densely, shape ``(..., (N-1) m, (N-1) m)``."""
+        diag, sub = self.gram_blocks(W)
+        n, m = self.n, self.m
+        G = np.zeros((*W.shape[:-3], n, m, n, m))
+        for p in range(n):
+            G[..., p, :, p, :] = diag[..., p, :, :]
+        for p in range(n - 1):
+            G[..., p + 1, :, p, :] = sub[..., p, :, :]
+            G[..., p, :, p + 1, :] = np.swapaxes(sub[..., p, :, :], -1, -2)
+        return G.reshape(*W.shape[:-3], n * m, n * m)
+
+    def factor(self, W: NDArray[np.float64]) -> GramFactor:
+        """Factorize ``K = J J^T`` at ``W`` (block-tridiagonal elimination or dense inverse)."""
+        n, m = self.n, self.m
+        if n == 0:
+            return GramFactor(None, None, None, 0, m)
+        if self.dense:
+            return self._dense_factor(W)
+        if self.mode == "auto" and n * m <= _DENSE_MAX:
+            return GramFactor(np.linalg.inv(self.gram_dense(W)), None, None, n, m)
+        diag, sub = self.gram_blocks(W)
+        Si = np.empty_like(diag)
+        E = np.empty_like(diag)
+        Si[..., 0, :, :] = np.linalg.inv(diag[..., 0, :, :])
+        for p in range(1, n):
+            B = sub[..., p - 1, :, :]  # block (p, p-1)
+            E[..., p, :, :] = B @ Si[..., p - 1, :, :]
+            schur = diag[..., p, :, :] - E[..., p, :, :] @ np.swapaxes(B, -1, -2)
+            Si[..., p, :, :] = np.linalg.inv(schur)
+        return GramFactor(None, Si, E, n, m)
+
+    def jac_matrix(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``J(W)`` as a matrix ``(C, n m, N d^2)`` (dense mode only)."""
+        C = W.shape[0]
+        D = self.N * self.d * self.d
+        return (W.reshape(C, D) @ self._A).reshape(C, self.n * self.m, D)
+
+    def normal_matrix(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Columns ``J^T e_k`` for the coordinate basis ``e_k``: shape ``(..., N d^2, n m)``."""
+        n, m, N, d = self.n, self.m, self.N, self.d
+        if not hasattr(self, "_basis_pad"):
+            L = self.from_coords(np.eye(n * m).reshape(n * m, n, m))
+            pad = np.zeros((n * m, 1, d, d))
+            self._basis_pad = np.concatenate([pad, L, pad], axis=-3)  # (n m, N+1, d, d)
+        Lp = self._basis_pad
+        Wb = W[..., None, :, :, :]
+        cols = Wb @ Lp[:, :-1] - Lp[:, 1:] @ Wb  # (..., n m, N, d, d)
+        return np.swapaxes(cols.reshape(*W.shape[:-3], n * m, N * d * d), -1, -2)
+
+    def _dense_factor(self, W: NDArray[np.float64]) -> GramFactor:
+        n, m, d = self.n, self.m, self.d
+        J = self.jac_matrix(W)
+        # Our J^T (normal vectors) is half the Frobenius adjoint of J.
+        Jt = 0.5 * np.swapaxes(J, -1, -2)
+        Kinv = np.linalg.inv(J @ Jt)
+        JtKinv = Jt @ Kinv
+        tangent_proj = np.eye(self.N * d * d) - JtKinv @ J
+        return GramFactor(Kinv, None, None, n, m, None, tangent_proj, Jt)
+
+    # -- projections ---------------------------------------------------------------
+    def project_tangent(
+        self, W: NDArray[np.float64], V: NDArray[np.float64], factor: GramFactor
+    ) -> NDArray[np.float64]:
+        """Orthogonal projection of ``V`` onto the tangent space ``T_W M``."""
+        if self.n == 0:
+            return V
+        if factor.tangent_proj is not None:
+            flat = V.reshape(V.shape[0], -1)
+            return np.matvec(factor.tangent_proj, flat).reshape(V.shape)
+        return V - self.jac_t(W, factor.solve(self.jac(W, V)))
+
+    def project_position(
+        self,
+        W0: NDArray[np.float64],
+        Wt: NDArray[np.float64],
+        factor0: GramFactor,
+        active: NDArray[np.bool_] | None = None,
+    ) -> ProjectionResult:
+        """Solve ``F(Wt + J(W0)^T Lambda) = 0`` for ``Lambda`` by quasi-Newton.
+
+        The correction moves only along the normal space at ``W0`` (the RATTLE /
+        Zappa et al. projection). Small problems use the chord method
+        ``W <- W - J(W0)^T (J(Wt) J(W0)^T)^{-1} F(W)`` (Jacobian frozen at the
+        starting point ``Wt``, which is ``O(h^2)`` from the solution; one tiny
+        dense inverse per chain); large ones the quasi-Newton iteration
+        ``W <- W - J(W0)^T K(W0)^{-1} F(W)`` reusing the block-tridiagonal Gram
+        factor at ``W0``. A chain fails if its residual is non-finite, grows
+        beyond ``1e6``, or is not below ``tol`` after ``max_iter`` iterations;
+        failed chains (and inactive ones) get ``W0`` back.
+
+        Parameters
+        ----------
+        W0 : ndarray, shape (C, N, d, d)
+            Points on ``M`` whose normal space is used.
+        Wt : ndarray, shape (C, N, d, d)
+            Points to project.
+        factor0 : GramFactor
+            ``factor(W0)``.
+        active : ndarray of bool, shape (C,), optional
+            Chains to project; the others are returned unchanged as failures.
+        """
+        C = Wt.shape[0]
+        iters = np.zeros(C, dtype=np.int_)
+        if self.n == 0:
+            return ProjectionResult(Wt.copy(), np.ones(C, bool), iters)
+        if factor0.normal is not None:
+            return self._project_dense(W0, Wt, factor0, active)
+        W = Wt.copy()
+        pending = np.ones(C, bool) if active is None else active.copy()
+        failed = ~pending
+        prev = np.full(C, np.inf)
+        for _ in range(self.max_iter + 1):
+            R = self.residual(W)
+            err = np.abs(R).max(axis=(-3, -2, -1))
+            done = err < self.tol
+            # Fail on NaN, on blow-up, or when an iteration stops contracting.
+            bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
+            failed |= pending & bad
+            pending &= ~(done | bad)
+            if not pending.any():
+                break
+            prev = err
+            step = self.jac_t(W0, factor0.solve(self.to_coords(R)))
+            step *= pending[:, None, None, None]
+            W -= step
+            iters += pending
+        failed |= pending  # out of iterations
+        W = np.where(failed[:, None, None, None], W0, W)
+        return ProjectionResult(W, ~failed, iters)
+
+    def _project_dense(self, W0, Wt, factor0, active) -> ProjectionResult:
+        """Chord-Newton in flat coordinates; ``F(W) = J(W) W / 2`` (F is quadratic)."""
+        C = Wt.shape[0]
+        shape = Wt.shape
+        iters = np.zeros(C, dtype=np.int_)
+        Jt0 = factor0.normal
+        W = Wt.reshape(C, -1).copy()
+        pending = np.ones(C, bool) if active is None else active.copy()
+        failed = ~pending
+        prev = np.full(C, np.inf)
+        Minv = None
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(self.max_iter + 1):
+                J = self.jac_matrix(W)
+                rc = 0.5 * np.matvec(J, W)  # F(W) in orthonormal symmetric coordinates
+                err = np.abs(rc).max(axis=-1)
+                done = err < self.tol
+                bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
+                failed |= pending & bad
+                pending &= ~(done | bad)
+                if not pending.any():
+                    break
+                # Newton while far away or contracting slowly, then the chord method
+                # (matrix frozen): each refresh costs a batched inverse.
+                slow = np.any(err[pending] > 0.05 * prev[pending])
+                prev = err
+                if Minv is None or slow or k < 2:
+                    M = J @ Jt0
+                    M[~pending] = np.eye(M.shape[-1])  # keep finished chains well posed
+                    Minv = np.linalg.inv(M)
+                lam = np.matvec(Minv, rc)
+                W -= np.matvec(Jt0, lam) * pending[:, None]
+                iters += pending
+        failed |= pending
+        W = np.where(failed[:, None], W0.reshape(C, -1), W).reshape(shape)
+        return ProjectionResult(W, ~failed, iters)

@@ -1,0 +1,163 @@
+"""The small protocol shared by samplers on the balanced manifold.
+
+A sampler is an object with
+
+- ``init(W, rng) -> state``: a :class:`ChainState` for ``C`` chains at points
+  ``W`` of shape ``(C, N, d, d)`` on ``M``;
+- ``step(state, rng, adapt) -> (state, stats)``: one Markov transition of every
+  chain (vectorized over the chain axis), with per-chain statistics of shape
+  ``(C,)`` named in ``stat_names``; ``adapt=True`` during warm-up only;
+- ``end_warmup(state)``: freeze the adapted step size.
+
+In the spirit of emcee's ``moves/``: one module per sampler, this common
+protocol, and exact component moves (:mod:`dlnmc.samplers.components`) composed
+after every transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dlnmc.constraint import BalancedConstraint, GramFactor
+from dlnmc.energy import Energy
+
+__all__ = ["ChainState", "DualAveraging", "Sampler", "potential_and_grad"]
+
+
+def potential_and_grad(
+    W: NDArray[np.float64], energy: Energy, beta: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``X = phi(W)``, ``E(X)`` and the Frobenius gradient of ``beta E(phi(W))`` in ``W``.
+
+    With ``X = L_p W_p R_p`` (``L_p = W_N..W_{p+1}``, ``R_p = W_{p-1}..W_1``),
+    ``d(beta E)/dW_p = beta L_p^T (dE/dX) R_p^T``. Prefix and suffix products
+    cost ``2N`` batched matmuls.
+
+    Returns
+    -------
+    X : (C, d, d), E : (C,), grad : (C, N, d, d)
+    """
+    N, d = W.shape[-3], W.shape[-1]
+    right = np.empty_like(W)  # right[p] = W_{p-1} ... W_1 (0-based: product of W[:p])
+    left = np.empty_like(W)  # left[p] = W_N ... W_{p+1}
+    right[..., 0, :, :] = np.eye(d)
+    for p in range(1, N):
+        right[..., p, :, :] = W[..., p - 1, :, :] @ right[..., p - 1, :, :]
+    X = W[..., N - 1, :, :] @ right[..., N - 1, :, :]
+    left[..., N - 1, :, :] = np.eye(d)
+    for p in range(N - 2, -1, -1):
+        left[..., p, :, :] = left[..., p + 1, :, :] @ W[..., p + 1, :, :]
+    G = energy.grad(X)
+    grad = np.swapaxes(left, -1, -2) @ G[..., None, :, :] @ np.swapaxes(right, -1, -2)
+    return X, energy.value(X), beta * grad
+
+
+@dataclass
+class ChainState:
+    """State of ``C`` chains on ``M``.
+
+    Attributes
+    ----------
+    W : (C, N, d, d) points on M; X : (C, d, d) = phi(W); E : (C,) energy E(X);
+    grad : (C, N, d, d) gradient of beta E(phi(W)); factor : Gram factor at W;
+    step_size : (C,) current step sizes; adapt : dual-averaging state.
+    """
+
+    W: NDArray[np.float64]
+    X: NDArray[np.float64]
+    E: NDArray[np.float64]
+    grad: NDArray[np.float64]
+    factor: GramFactor
+    step_size: NDArray[np.float64]
+    adapt: DualAveraging | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def select(self, mask: NDArray[np.bool_], other: ChainState) -> ChainState:
+        """Per chain: this state where ``mask``, else ``other`` (factor handled by caller)."""
+        m4 = mask[:, None, None, None]
+        return ChainState(
+            W=np.where(m4, self.W, other.W),
+            X=np.where(mask[:, None, None], self.X, other.X),
+            E=np.where(mask, self.E, other.E),
+            grad=None if self.grad is None else np.where(m4, self.grad, other.grad),
+            factor=_select_factor(mask, self.factor, other.factor),
+            step_size=self.step_size,
+            adapt=self.adapt,
+            extra=self.extra,
+        )
+
+
+def _select_factor(mask: NDArray[np.bool_], a: GramFactor, b: GramFactor) -> GramFactor:
+    def pick(x, y):
+        if x is None:
+            return None
+        return np.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
+
+    return GramFactor(
+        pick(a.dense_inv, b.dense_inv),
+        pick(a.schur_inv, b.schur_inv),
+        pick(a.elim, b.elim),
+        a.n,
+        a.m,
+    )
+
+
+class DualAveraging:
+    """Per-chain dual averaging of ``log step_size`` (Hoffman and Gelman 2014, alg. 5).
+
+    Drives the mean acceptance probability to ``target``; after warm-up the
+    averaged iterate ``exp(log_bar)`` is frozen.
+    """
+
+    def __init__(
+        self,
+        step_size: NDArray[np.float64],
+        target: float,
+        gamma: float = 0.05,
+        t0: float = 10.0,
+        kappa: float = 0.75,
+    ) -> None:
+        self.mu = np.log(10.0 * step_size)
+        self.target = target
+        self.gamma, self.t0, self.kappa = gamma, t0, kappa
+        self.t = 0
+        self.h_bar = np.zeros_like(step_size)
+        self.log_step = np.log(step_size)
+        self.log_bar = np.log(step_size)
+
+    def update(self, accept_prob: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Feed one transition's acceptance probabilities; return the next step sizes."""
+        self.t += 1
+        t = self.t
+        w = 1.0 / (t + self.t0)
+        self.h_bar = (1.0 - w) * self.h_bar + w * (self.target - accept_prob)
+        self.log_step = self.mu - np.sqrt(t) / self.gamma * self.h_bar
+        eta = t ** (-self.kappa)
+        self.log_bar = eta * self.log_step + (1.0 - eta) * self.log_bar
+        return np.exp(self.log_step)
+
+    def final(self) -> NDArray[np.float64]:
+        """The frozen step sizes after warm-up."""
+        return np.exp(self.log_bar)
+
+
+class Sampler(Protocol):
+    """Protocol of a vectorized sampler on the balanced manifold."""
+
+    name: str
+    stat_names: tuple[str, ...]
+    constraint: BalancedConstraint
+
+    def init(self, W: NDArray[np.float64], rng: np.random.Generator) -> ChainState: ...
+
+    def step(
+        self, state: ChainState, rng: np.random.Generator, adapt: bool
+    ) -> tuple[ChainState, dict[str, NDArray]]: ...
+
+    def end_warmup(self, state: ChainState) -> None: ...
+
+    def settings(self) -> dict[str, Any]: ...

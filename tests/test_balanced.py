@@ -1,0 +1,144 @@
+"""sample_balanced: the DataTree contract, and the law of X for a non-zero target.
+
+d = 3, N = 4, target Y != 0: the HMC ensemble on M and the emcee reference on
+X (d^2 dimensions, log density -beta E(X) + log rho(X)) must agree on means and
+10%/90% quantiles of every singular value and of tr X within 4.5 combined MCSE;
+the exponent of D_ij must come out 1/2.
+"""
+
+import arviz as az
+import numpy as np
+import pytest
+import xarray as xr
+
+from dlnmc.balanced import sample_balanced
+from dlnmc.exponent import estimate_exponent
+from dlnmc.reference import reference_end_to_end
+
+Z_MAX = 4.5
+Y = np.array([[1.5, 0.3, 0.0], [0.0, 1.0, -0.4], [0.2, 0.0, 0.5]])
+
+
+@pytest.fixture(scope="module")
+def hmc_tree():
+    return sample_balanced(
+        3, 4, beta=1.0, n_draws=1000, n_chains=16, seed=41, target=Y, n_warmup=300
+    )
+
+
+@pytest.fixture(scope="module")
+def ref_tree():
+    return reference_end_to_end(3, 4, beta=1.0, n_draws=4000, seed=42, target=Y)
+
+
+def _summaries(tree):
+    out = {}
+    for name in ("singular_values", "trace_X"):
+        x = tree.posterior[name]
+        out[name, "mean"] = (
+            x.mean(("chain", "draw")).values,
+            az.mcse(tree, var_names=[name])[name].values,
+        )
+        for q in (0.1, 0.9):
+            out[name, q] = (
+                x.quantile(q, dim=("chain", "draw")).values,
+                az.mcse(tree, var_names=[name], method="quantile", prob=q)[name].values,
+            )
+    return out
+
+
+def test_hmc_agrees_with_emcee_reference_on_X(hmc_tree, ref_tree):
+    a, b = _summaries(hmc_tree), _summaries(ref_tree)
+    for key in a:
+        z = (a[key][0] - b[key][0]) / np.hypot(a[key][1], b[key][1])
+        assert np.all(np.abs(z) < Z_MAX), (key, a[key], b[key], z)
+
+
+def test_diagnostics_and_constraint(hmc_tree):
+    rhat = az.rhat(hmc_tree, var_names=["singular_values"])["singular_values"].values
+    assert np.all(rhat <= 1.01), rhat
+    assert float(hmc_tree.sample_stats["constraint_residual"].max()) < 1e-10
+
+
+def test_alpha_hat_nonzero_target(hmc_tree, ref_tree):
+    est = estimate_exponent(hmc_tree, reference=ref_tree)
+    assert abs(est.z_score) < Z_MAX, est
+    assert abs(est.z_against(0.0)) > Z_MAX and abs(est.z_against(1.0)) > Z_MAX, est
+
+
+def test_alpha_hat_rejects_wrong_density_nonzero_target(ref_tree):
+    wrong = reference_end_to_end(3, 4, beta=1.0, n_draws=1500, seed=43, target=Y, alpha=1.0)
+    est = estimate_exponent(wrong, reference=ref_tree)
+    assert abs(est.z_score) > Z_MAX, est
+
+
+def test_tree_layout():
+    tree = sample_balanced(2, 3, beta=1.0, n_draws=20, n_chains=3, seed=1, n_warmup=10)
+    assert isinstance(tree, xr.DataTree)
+    post, stats = tree.posterior, tree.sample_stats
+    assert post["W"].dims == ("chain", "draw", "layer", "row", "col")
+    assert post["W"].shape == (3, 20, 3, 2, 2)
+    assert post["X"].dims == ("chain", "draw", "row", "col")
+    assert post["singular_values"].dims == ("chain", "draw", "sv")
+    for name in ("entropy", "energy", "trace_X"):
+        assert post[name].dims == ("chain", "draw")
+    for name in (
+        "acceptance_rate",
+        "step_size",
+        "projection_iterations",
+        "projection_failures",
+        "reverse_check_failures",
+        "constraint_residual",
+    ):
+        assert stats[name].dims == ("chain", "draw")
+    for key in ("width", "depth", "beta", "seed", "sampler", "settings"):
+        assert key in tree.attrs
+    s = post["singular_values"].values
+    assert np.all(np.diff(s, axis=-1) <= 0)
+    X = post["X"].values
+    np.testing.assert_allclose(post["trace_X"].values, np.trace(X, axis1=-2, axis2=-1))
+    np.testing.assert_allclose(post["energy"].values, 0.5 * (X**2).sum((-1, -2)), rtol=1e-12)
+    summary = az.summary(tree)  # no arguments
+    assert len(summary) > 0
+
+
+def test_same_seed_same_result():
+    kw = dict(beta=1.0, n_draws=15, n_chains=4, seed=123, n_warmup=10)
+    a = sample_balanced(2, 3, **kw).posterior["W"].values
+    b = sample_balanced(2, 3, **kw).posterior["W"].values
+    np.testing.assert_array_equal(a, b)
+
+
+def test_custom_energy():
+    class Quartic:
+        def value(self, X):
+            return 0.25 * ((X**2).sum((-1, -2))) ** 2
+
+        def grad(self, X):
+            return (X**2).sum((-1, -2))[..., None, None] * X
+
+    tree = sample_balanced(
+        2, 2, beta=1.0, n_draws=30, n_chains=4, seed=2, n_warmup=20, energy=Quartic(), sampler="rwm"
+    )
+    X = tree.posterior["X"].values
+    np.testing.assert_allclose(tree.posterior["energy"].values, Quartic().value(X))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        (dict(beta=0.0), ValueError, "beta"),
+        (dict(beta=float("nan")), ValueError, "beta"),
+        (dict(sampler="nuts"), ValueError, "sampler"),
+        (dict(n_draws=0), ValueError, "n_draws"),
+        (dict(n_chains=2.5), TypeError, "n_chains"),
+        (dict(target=np.eye(3)), ValueError, "target"),
+        (dict(target=np.eye(2), energy=object()), ValueError, "either"),
+        (dict(energy=object()), TypeError, "energy"),
+        (dict(step_size=0.1, n_leapfrog=0), ValueError, "n_leapfrog"),
+    ],
+)
+def test_bad_input(kwargs, exc, match):
+    base = dict(beta=1.0, n_draws=5, n_chains=2, seed=0, n_warmup=0)
+    with pytest.raises(exc, match=match):
+        sample_balanced(2, 3, **{**base, **kwargs})
