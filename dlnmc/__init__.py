@@ -69,6 +69,7 @@ from dlnmc.plots import (
 from dlnmc.reference import reference_end_to_end, reference_singular_values
 from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
 from dlnmc.storage import EnsembleWriter, load_tree, save_tree
+from dlnmc.studies import StudyError, load_study, run_study
 
 try:
     __version__ = version("dlnmc")
@@ -87,6 +88,7 @@ __all__ = [
     "GroupVolumeEstimate",
     "OrbitVolumeEstimate",
     "QuadraticEnergy",
+    "StudyError",
     "__version__",
     "apply_A",
     "apply_A_inv",
@@ -118,6 +120,7 @@ __all__ = [
     "haar_symplectic",
     "haar_unitary",
     "horizontal_basis",
+    "load_study",
     "load_tree",
     "log_D",
     "log_D_pairs",
@@ -143,6 +146,7 @@ __all__ = [
     "provenance_attrs",
     "reference_end_to_end",
     "reference_singular_values",
+    "run_study",
     "sample_balanced",
     "sample_orbit",
     "save_tree",

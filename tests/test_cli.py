@@ -1,0 +1,221 @@
+"""The ``dlnmc`` command: exit codes, one-line errors, nothing written on bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import dlnmc
+from dlnmc.cli import main
+from dlnmc.studies import load_result
+from tests.studyhelpers import FAIL_ENV, INTERRUPT_ENV, SLEEP_ENV, SMALL
+
+GOOD = """
+name = "tiny"
+description = "a tiny entropy sweep"
+seed = 3
+kind = "entropy_sweep"
+[grid]
+width = [2, 3]
+depth = [2, 4]
+[settings]
+n_points = 2
+"""
+
+
+def run_main(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def listing(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (("n_points = 2", "n_points = 2\nwarmup = 5"), "unknown key 'warmup'"),
+        (("seed = 3", "seed = 3.5"), "seed must be an integer, got float 3.5"),
+        (("depth = [2, 4]", "depth = [0, 4]"), "depth must be an integer >= 1, got 0"),
+        (("width = [2, 3]", 'width = ["two"]'), "width must be an integer, got string"),
+        (('kind = "entropy_sweep"', 'kind = "orbit_volumes"'), "unknown kind 'orbit_volumes'"),
+    ],
+)
+def test_bad_study_exit_2_one_line_nothing_written(tmp_path, capsys, edit, needle):
+    study = tmp_path / "bad.toml"
+    study.write_text(GOOD.replace(*edit))
+    out = tmp_path / "out.nc"
+    code, _, err = run_main(["run", str(study), "-o", str(out), "--no-progress"], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert needle in lines[0]
+    assert lines[0].startswith("dlnmc: error: ")
+    assert listing(tmp_path) == ["bad.toml"]
+
+
+def test_missing_study_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(["run", "no_such_study.toml", "--no-progress"], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "dlnmc: error: study file not found: no_such_study.toml; "
+        "shipped studies: entropy_depth, mici_comparison, orbit_volumes, orbit_volumes_fields, "
+        "quickstart, sv_law"
+    ]
+    code, _, err = run_main(["run", "quickstrat"], capsys)
+    assert code == 2 and "did you mean the shipped study 'quickstart'" in err
+    assert listing(tmp_path) == []
+
+
+def test_bad_output_suffix(tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text(GOOD)
+    code, _, err = run_main(["run", str(study), "-o", str(tmp_path / "x.csv")], capsys)
+    assert code == 2 and "must end in .nc" in err
+    assert listing(tmp_path) == ["s.toml"]
+
+
+def test_run_then_report(tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text(GOOD)
+    out = tmp_path / "r.nc"
+    code, stdout, _ = run_main(["run", str(study), "-o", str(out), "--no-progress"], capsys)
+    assert code == 0
+    assert "monte carlo" in stdout and "closed form" in stdout and "stderr" in stdout
+    assert "4 checks, max |z| =" in stdout
+    assert out.is_file()
+    assert (tmp_path / "r_z_scores.png").is_file() or any(tmp_path.glob("r_*.png"))
+    tree = load_result(out)
+    assert tree.attrs["study_name"] == "tiny"
+    code, stdout2, _ = run_main(["report", str(out), "--no-plots"], capsys)
+    assert code == 0
+    # the same table from the file as at the end of the run
+    table = stdout[stdout.index("part ") :].split("\nplot:")[0].split("\nwall time")[0]
+    assert table.strip() in stdout2
+    code, _, err = run_main(["report", str(tmp_path / "nope.nc")], capsys)
+    assert code == 2 and "result file not found" in err
+
+
+def test_list_and_version(capsys):
+    code, out, _ = run_main(["list"], capsys)
+    assert code == 0
+    names = [line.split()[0] for line in out.strip().splitlines()]
+    assert names == [
+        "entropy_depth",
+        "mici_comparison",
+        "orbit_volumes",
+        "orbit_volumes_fields",
+        "quickstart",
+        "sv_law",
+    ]
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dlnmc {dlnmc.__version__}"
+
+
+def test_subprocess_exit_code_and_stderr(tmp_path):
+    """The real command line: exit status 2 and one line on stderr."""
+    study = tmp_path / "bad.toml"
+    study.write_text(GOOD.replace("depth = [2, 4]", "depth = [2, 0]"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlnmc.cli", "run", str(study), "-o", str(tmp_path / "o.nc")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "dlnmc: error: study.grid.depth must be an integer >= 1, got 0"
+    ]
+    assert listing(tmp_path) == ["bad.toml"]
+
+
+def test_interrupted_run_exits_nonzero_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    study = tmp_path / "s.toml"
+    study.write_text(SMALL.replace('kind = "entropy_sweep"', 'kind = "_test_interrupt"'))
+    out = tmp_path / "r.nc"
+    monkeypatch.setenv(INTERRUPT_ENV, "2,3")
+    code, _, err = run_main(["run", str(study), "-o", str(out), "--no-progress"], capsys)
+    assert code == 130
+    assert "3 of 6 cells saved" in err and "--resume" in err
+    assert not out.exists()
+    monkeypatch.delenv(INTERRUPT_ENV)
+    code, stdout, _ = run_main(
+        ["run", str(study), "-o", str(out), "--resume", "--no-progress", "--no-plots"], capsys
+    )
+    assert code == 0 and "resuming: 3 of 6 cells" in stdout
+    assert out.is_file()
+
+
+def test_failing_cell_exit_1_keeps_finished_cells(tmp_path, capsys, monkeypatch):
+    study = tmp_path / "s.toml"
+    study.write_text(SMALL.replace('kind = "entropy_sweep"', 'kind = "_test_interrupt"'))
+    out = tmp_path / "r.nc"
+    monkeypatch.setenv(FAIL_ENV, "3,2")
+    code, _, err = run_main(["run", str(study), "-o", str(out), "--no-progress"], capsys)
+    assert code == 1
+    assert "cell _test_interrupt width_3_depth_2 failed: RuntimeError: deliberate failure" in err
+    assert "4 finished cells kept" in err and "--resume" in err
+    assert len(list((tmp_path / "r.nc.cells").glob("*.nc"))) == 4
+    assert not out.exists()
+
+
+def test_sigint_subprocess_then_resume(tmp_path):
+    """A real Ctrl-C (SIGINT) mid-run: exit 130, finished cells kept, resume = uninterrupted."""
+    import signal
+    import time
+
+    from tests.studyhelpers import trees_equal
+
+    text = SMALL.replace('kind = "entropy_sweep"', 'kind = "_test_interrupt"').replace(
+        "depth = [2, 3]", "depth = [2, 3, 4, 5]"
+    )
+    study = tmp_path / "s.toml"
+    study.write_text(text)
+    out = tmp_path / "r.nc"
+    root = Path(__file__).resolve().parents[1]
+    # the test kind sleeps 0.3 s per cell, so the signal lands mid-run
+    code = (
+        "import sys, tests.studyhelpers; from dlnmc.cli import main; "
+        f"sys.exit(main(['run', {str(study)!r}, '-o', {str(out)!r}, '--no-plots'] + sys.argv[1:]))"
+    )
+    cmd = [sys.executable, "-c", code]
+    env = {**os.environ, SLEEP_ENV: "0.3"}
+    proc = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    ck = tmp_path / "r.nc.cells"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ck.is_dir() and len(list(ck.glob("*.nc"))) >= 2:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    n_kept = len(list(ck.glob("*.nc")))
+    assert 2 <= n_kept < 12  # stopped mid-run, finished cells kept
+    assert "--resume" in err
+    assert not out.exists()
+    assert not list(ck.glob(".*"))  # no temporary files left behind
+
+    done = subprocess.run(
+        [*cmd, "--resume"], cwd=root, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"resuming: {n_kept} of 12 cells" in done.stdout  # 3 widths x 4 depths
+    ref = tmp_path / "ref.nc"
+    from dlnmc.studies import parse_study, run_study
+
+    run_study(parse_study(text), ref, progress=False)
+    trees_equal(load_result(ref), load_result(out))
