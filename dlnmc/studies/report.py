@@ -23,6 +23,10 @@ def _fmt(x: float) -> str:
     return "nan" if not np.isfinite(x) else f"{x:.10g}"
 
 
+# Grid keys as the paper writes them: d is the width, N the depth (MATH.md section 1).
+_SYMBOL = {"width": "d", "depth": "N", "beta": "β", "target": "Y", "field": "F"}
+
+
 def format_results(tree: xr.DataTree) -> str:
     """The results table: one row per cell and statistic, Monte Carlo beside closed form.
 
@@ -43,7 +47,9 @@ def format_results(tree: xr.DataTree) -> str:
             if not np.isfinite(float(r["estimate"])):
                 continue  # padding, e.g. mean_s3 at width 2
             cell = " ".join(
-                f"{k[0]}={r[k].item():g}" if k in ("beta", "target") else f"{k[0]}={r[k].item()}"
+                f"{_SYMBOL.get(k, k)}={r[k].item():g}"
+                if k in ("beta", "target")
+                else f"{_SYMBOL.get(k, k)}={r[k].item()}"
                 for k in shown
             )
             rows.append(
@@ -120,7 +126,11 @@ def _all_z(tree: xr.DataTree) -> xr.DataArray:
             idx = flat["check"].values[k]
             idx = idx if isinstance(idx, tuple) else (idx,)
             words = [part]
-            words += [f"{d[0]}={x}" for d, x in zip(keys, idx, strict=True) if d != "statistic"]
+            words += [
+                f"{_SYMBOL.get(d, d)}={x}"
+                for d, x in zip(keys, idx, strict=True)
+                if d != "statistic"
+            ]
             words += [str(x) for d, x in zip(keys, idx, strict=True) if d == "statistic"]
             labels.append(" ".join(words))
             values.append(v)
