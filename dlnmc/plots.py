@@ -614,6 +614,9 @@ def _cell_label(flat: xr.DataArray, k: int) -> str:
     for name, val in coords.items():
         if name == "cell":
             continue
+        if isinstance(val, str | np.str_):
+            parts.append(str(val))  # already a label (e.g. a study's "check" coordinate)
+            continue
         short = {"width": "d", "depth": "N", "beta": "β"}.get(name, name)
         parts.append(
             f"{short}={val:g}" if isinstance(val, float | np.floating) else f"{short}={val}"
