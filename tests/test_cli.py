@@ -184,7 +184,11 @@ def test_sigint_subprocess_then_resume(tmp_path):
     out = tmp_path / "r.nc"
     root = Path(__file__).resolve().parents[1]
     # the test kind sleeps 0.3 s per cell, so the signal lands mid-run
+    # A shell without job control (CI, nohup, `cmd &`) starts children with
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
+    # restore it so the child behaves as under a terminal's Ctrl-C.
     code = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "import sys, tests.studyhelpers; from dlnmc.cli import main; "
         f"sys.exit(main(['run', {str(study)!r}, '-o', {str(out)!r}, '--no-plots'] + sys.argv[1:]))"
     )
