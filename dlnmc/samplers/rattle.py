@@ -38,6 +38,17 @@ class _ManifoldSampler:
 
     name = "base"
     target_accept = 0.8
+    # Per-transition statistics stored in sample_stats, the same for every sampler
+    # so that ensembles from HMC and RWM compare column by column.
+    stat_names = (
+        "acceptance_rate",
+        "accepted",
+        "step_size",
+        "projection_iterations",
+        "projection_failures",
+        "reverse_check_failures",
+        "det_flip",
+    )
 
     def __init__(
         self,
@@ -139,15 +150,6 @@ class ConstrainedHMC(_ManifoldSampler):
 
     name = "hmc"
     target_accept = 0.8
-    stat_names = (
-        "acceptance_rate",
-        "accepted",
-        "step_size",
-        "projection_iterations",
-        "projection_failures",
-        "reverse_check_failures",
-        "det_flip",
-    )
 
     def __init__(
         self,

@@ -40,15 +40,6 @@ class ConstrainedRWM(_ManifoldSampler):
 
     name = "rwm"
     target_accept = 0.3
-    stat_names = (
-        "acceptance_rate",
-        "accepted",
-        "step_size",
-        "projection_iterations",
-        "projection_failures",
-        "reverse_check_failures",
-        "det_flip",
-    )
 
     def __init__(
         self,
