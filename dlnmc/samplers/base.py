@@ -97,12 +97,17 @@ def _select_factor(mask: NDArray[np.bool_], a: GramFactor, b: GramFactor) -> Gra
             return None
         return np.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
 
+    # Every field must follow the selection: a chain whose factor lost its dense
+    # operators would project with a different solver than its reverse check.
     return GramFactor(
         pick(a.dense_inv, b.dense_inv),
         pick(a.schur_inv, b.schur_inv),
         pick(a.elim, b.elim),
         a.n,
         a.m,
+        newton_map=pick(a.newton_map, b.newton_map),
+        tangent_proj=pick(a.tangent_proj, b.tangent_proj),
+        normal=pick(a.normal, b.normal),
     )
 
 
