@@ -96,7 +96,8 @@ def encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         Strings, numbers and 1-d numeric arrays unchanged; anything else
-        (dict, list, tuple, bool, None, ...) JSON-encoded under ``name + "_json"``.
+        (dict, list, tuple, bool, None, ...), and any value whose name already
+        ends in ``_json``, JSON-encoded under ``name + "_json"``.
 
     Raises
     ------
@@ -107,7 +108,8 @@ def encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for name, value in attrs.items():
-        if _netcdf_native(value):
+        # A name already ending in _json is encoded too, or load would json.loads a plain string.
+        if _netcdf_native(value) and not name.endswith(JSON_SUFFIX):
             key, val = name, value
         else:
             try:

@@ -117,6 +117,16 @@ def test_attribute_encoding_errors():
     assert decode_attrs(encode_attrs({"a": [1, 2], "b": None})) == {"a": [1, 2], "b": None}
 
 
+def test_string_attribute_named_json_round_trips(tmp_path):
+    # A native string whose name ends in _json must not be mistaken for an
+    # encoded value on load (json.loads("hello") would raise).
+    attrs = {"note_json": "hello", "plain": "x", "cfg": {"a": 1}}
+    assert decode_attrs(encode_attrs(attrs)) == attrs
+    tree = xr.DataTree(xr.Dataset({"a": (("chain", "draw"), np.zeros((1, 2)))}, attrs=attrs))
+    loaded = load_tree(save_tree(tree, tmp_path / "a.nc"))
+    assert {k: loaded.attrs[k] for k in attrs} == attrs
+
+
 def test_bad_paths_and_formats(tmp_path):
     with pytest.raises(ValueError, match="suffix"):
         save_tree(_tiny(1.0), tmp_path / "ens.csv")
