@@ -230,6 +230,20 @@ def test_writer_rejects_inconsistent_chunks(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
 
 
+def test_rejected_append_writes_nothing(tmp_path):
+    # The bad array is in the second group: the first group must not have grown either.
+    path = tmp_path / "stream.nc"
+    with EnsembleWriter(path) as w:
+        w.append({"X": np.zeros((2, 3, 2, 2))}, {"acc": np.zeros((2, 3))})
+        with pytest.raises(ValueError, match=r"sample_stats\.acc"):
+            w.append({"X": np.ones((2, 4, 2, 2))}, {"acc": np.zeros((2, 4, 5))})
+        assert w.n_draws == 3
+    tree = load_tree(path)
+    assert tree["posterior"].sizes["draw"] == tree["sample_stats"].sizes["draw"] == 3
+    np.testing.assert_array_equal(tree["posterior"]["X"].values, 0.0)
+    np.testing.assert_array_equal(tree["posterior"]["draw"].values, np.arange(3))
+
+
 def test_writer_exception_keeps_previous_file(tmp_path):
     path = save_tree(_tiny(5.0), tmp_path / "ens.nc")
     with pytest.raises(RuntimeError, match="sampler crashed"):
