@@ -155,12 +155,14 @@ def test_step_size_frozen_after_warmup():
     assert np.all(ratio <= 1.2 / 0.8 + 1e-12)
 
 
-def test_proposal_on_singular_stratum_is_rejected(monkeypatch):
+@pytest.mark.parametrize("kind", ["rwm", "hmc"])
+def test_proposal_on_singular_stratum_is_rejected(monkeypatch, kind):
     # A forward projection that lands where J J^T is singular used to raise
     # LinAlgError in factor() and kill every chain; now only that proposal fails.
-    from dlnmc.samplers import ConstrainedRWM
+    from dlnmc.samplers import SAMPLERS
 
-    smp = ConstrainedRWM(2, 3, QuadraticEnergy(np.zeros((2, 2))), 1.0, component_moves=False)
+    energy = QuadraticEnergy(np.zeros((2, 2)))
+    smp = SAMPLERS[kind](2, 3, energy, 1.0, component_moves=False)
     rng = np.random.default_rng(5)
     state = smp.init(initial_points(2, 3, 3, rng, smp.energy), rng)
     c = smp.constraint
