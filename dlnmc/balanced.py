@@ -9,6 +9,7 @@ entropy enters the law of ``X``, which is what the ensembles test.
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -50,6 +51,45 @@ def _check_count(value: object, name: str, minimum: int) -> int:
     return int(value)
 
 
+def _check_real(value: object, name: str) -> float:
+    """A real, non-bool, finite scalar (numpy scalars included) as a float."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if isinstance(value, complex | np.complexfloating) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
+
+
+def _sampler_keywords(cls: type) -> set[str]:
+    """Keyword-only parameters accepted by a sampler class and its bases."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None and klass is not object:
+            params = inspect.signature(init).parameters.values()
+            names |= {p.name for p in params if p.kind is p.KEYWORD_ONLY}
+    return names
+
+
+def _check_settings(sampler: str, settings: dict[str, Any]) -> None:
+    """Reject unknown sampler keywords and out-of-range values before building the sampler."""
+    unknown = sorted(set(settings) - _sampler_keywords(SAMPLERS[sampler]))
+    if unknown:
+        raise ValueError(f"sampler {sampler!r} does not accept keyword(s) {unknown}")
+    if "step_size" in settings and not _check_real(settings["step_size"], "step_size") > 0:
+        raise ValueError(f"step_size must be > 0, got {settings['step_size']!r}")
+    if settings.get("target_accept") is not None:
+        if not 0 < _check_real(settings["target_accept"], "target_accept") < 1:
+            raise ValueError(f"target_accept must be in (0, 1), got {settings['target_accept']!r}")
+    if (
+        "projection_tol" in settings
+        and not _check_real(settings["projection_tol"], "projection_tol") > 0
+    ):
+        raise ValueError(f"projection_tol must be > 0, got {settings['projection_tol']!r}")
+    if "max_newton" in settings:
+        _check_count(settings["max_newton"], "max_newton", 1)
+
+
 def initial_points(
     width: int, depth: int, n_chains: int, rng: np.random.Generator, energy: Energy
 ) -> np.ndarray:
@@ -73,7 +113,7 @@ def sample_balanced(
     beta: float,
     n_draws: int,
     n_chains: int,
-    seed: int,
+    seed: int | None,
     target: ArrayLike | None = None,
     sampler: str = "hmc",
     n_warmup: int | None = None,
@@ -93,8 +133,11 @@ def sample_balanced(
     n_draws, n_chains : int
         Stored draws per chain (after warm-up and thinning) and independent chains
         (advanced together, vectorized).
-    seed : int
-        Seed of ``numpy.random.default_rng``; the same seed gives identical output.
+    seed : int or None
+        Seed (``>= 0``) of ``numpy.random.default_rng``; the same seed gives
+        identical output. ``None`` draws a fresh seed from
+        ``numpy.random.SeedSequence().entropy`` (reduced to 63 bits) and records it in the ``seed``
+        attribute, so the run can be repeated.
     target : array_like (d, d), optional
         ``Y`` in ``E = |X - Y|_F^2 / 2``; ``None`` means ``Y = 0``.
     sampler : {"hmc", "rwm"}
@@ -127,12 +170,18 @@ def sample_balanced(
     """
     d = check_width(width)
     N = check_depth(depth)
-    if not np.isfinite(beta) or beta <= 0:
+    if _check_real(beta, "beta") <= 0:
         raise ValueError(f"beta must be finite and > 0, got {beta!r}")
+    if seed is None:
+        # 63 bits of fresh entropy: the seed must fit a netCDF int64 attribute.
+        seed = int(np.random.SeedSequence().entropy) % (1 << 63)
+    seed = _check_count(seed, "seed", 0)
     n_draws = _check_count(n_draws, "n_draws", 1)
     n_chains = _check_count(n_chains, "n_chains", 1)
     thin = _check_count(thin, "thin", 1)
     n_warmup = max(200, n_draws // 2) if n_warmup is None else _check_count(n_warmup, "n_warmup", 0)
+    if not isinstance(sampler, str):
+        raise TypeError(f"sampler must be a str, one of {sorted(SAMPLERS)}, got {sampler!r}")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
     en = as_energy(energy, target)
@@ -141,6 +190,7 @@ def sample_balanced(
         raise ValueError(f"target must have shape ({d}, {d}), got {Y.shape}")
 
     blas_threads = settings.pop("blas_threads", 1)
+    _check_settings(sampler, settings)
     rng = np.random.default_rng(seed)
     smp = SAMPLERS[sampler](d, N, en, beta, **settings)
     state = smp.init(initial_points(d, N, n_chains, rng, en), rng)
@@ -157,20 +207,20 @@ def sample_balanced(
     k = 0
     # The matrices are small and many: threaded BLAS only adds synchronization (on a
     # loaded 2-core machine a 16x64 @ 64x1920 product went from 0.4 ms to 17 ms).
-    limiter = threadpool_limits(limits=blas_threads, user_api="blas")
-    for it in range(total):
-        warm = it < n_warmup
-        if it == n_warmup:
-            smp.end_warmup(state)
-        state, stats = smp.step(state, rng, adapt=warm)
-        if not warm and (it - n_warmup) % thin == thin - 1:
-            W_out[k], E_out[k] = state.W, state.E
-            for name in smp.stat_names:
-                stats_out[name].append(stats.get(name, np.zeros(n_chains)))
-            k += 1
-        if bar is not None:
-            bar.update()
-    limiter.restore_original_limits()
+    # `with` restores the caller's BLAS threads on an exception or Ctrl-C too.
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        for it in range(total):
+            warm = it < n_warmup
+            if it == n_warmup:
+                smp.end_warmup(state)
+            state, stats = smp.step(state, rng, adapt=warm)
+            if not warm and (it - n_warmup) % thin == thin - 1:
+                W_out[k], E_out[k] = state.W, state.E
+                for name in smp.stat_names:
+                    stats_out[name].append(stats.get(name, np.zeros(n_chains)))
+                k += 1
+            if bar is not None:
+                bar.update()
     if n_warmup == total:  # n_draws == 0 is excluded above; keep the adapted step anyway
         smp.end_warmup(state)
     if bar is not None:
@@ -194,7 +244,7 @@ def sample_balanced(
         "width": d,
         "depth": N,
         "beta": float(beta),
-        "seed": int(seed),
+        "seed": seed,
         "sampler": sampler,
         "n_warmup": n_warmup,
         "thin": thin,

@@ -40,6 +40,33 @@ _DENSE_MAX = 40
 _DENSE_AMBIENT_MAX = 144
 # A quasi-Newton iteration that contracts the residual by less than this is a failure.
 _MIN_CONTRACTION = 0.9
+# A Gram matrix with a larger 1-norm condition number is treated as singular: its
+# inverse has (almost) no correct digits, so projections with it mean nothing.
+_MAX_GRAM_COND = 1e13
+
+
+def _inv_or_nan(K: NDArray[np.float64], max_cond: float = np.inf) -> NDArray[np.float64]:
+    """Batched ``inv(K)``; matrices that are singular or worse conditioned than ``max_cond``
+    (1-norm) get an all-NaN inverse instead of raising for the whole batch.
+
+    NaN operators make every projection that uses them fail (non-finite residual),
+    so a chain whose proposal lands on the singular stratum of ``M`` is rejected
+    while the other chains go on. The outcome depends only on that chain's ``K``.
+    """
+    try:
+        Kinv = np.linalg.inv(K)
+    except np.linalg.LinAlgError:
+        # Rare path: redo chain by chain to find the singular ones.
+        Kinv = np.empty_like(K)
+        for i in np.ndindex(K.shape[:-2]):
+            try:
+                Kinv[i] = np.linalg.inv(K[i])
+            except np.linalg.LinAlgError:
+                Kinv[i] = np.nan
+    with np.errstate(over="ignore", invalid="ignore"):
+        cond = np.abs(K).sum(axis=-2).max(axis=-1) * np.abs(Kinv).sum(axis=-2).max(axis=-1)
+    Kinv[~(cond <= max_cond)] = np.nan  # also catches NaN from the fallback
+    return Kinv
 
 
 def _sym_basis(d: int) -> NDArray[np.float64]:
@@ -60,7 +87,9 @@ class GramFactor:
 
     Built by :meth:`BalancedConstraint.factor`; ``solve`` maps right-hand sides
     in symmetric coordinates ``(..., N-1, m)`` to multipliers in the same
-    coordinates.
+    coordinates. Chains whose ``K`` is singular or ill-conditioned (a point on
+    the singular stratum of ``M``) get all-NaN operators: every projection with
+    them fails, so a sampler rejects such a proposal instead of crashing.
     """
 
     dense_inv: NDArray[np.float64] | None  # (..., n m, n m)
@@ -245,16 +274,20 @@ class BalancedConstraint:
         if self.dense:
             return self._dense_factor(W)
         if self.mode == "auto" and n * m <= _DENSE_MAX:
-            return GramFactor(np.linalg.inv(self.gram_dense(W)), None, None, n, m)
+            return GramFactor(_inv_or_nan(self.gram_dense(W), _MAX_GRAM_COND), None, None, n, m)
         diag, sub = self.gram_blocks(W)
         Si = np.empty_like(diag)
         E = np.empty_like(diag)
-        Si[..., 0, :, :] = np.linalg.inv(diag[..., 0, :, :])
-        for p in range(1, n):
-            B = sub[..., p - 1, :, :]  # block (p, p-1)
-            E[..., p, :, :] = B @ Si[..., p - 1, :, :]
-            schur = diag[..., p, :, :] - E[..., p, :, :] @ np.swapaxes(B, -1, -2)
-            Si[..., p, :, :] = np.linalg.inv(schur)
+        Si[..., 0, :, :] = _inv_or_nan(diag[..., 0, :, :], _MAX_GRAM_COND)
+        with np.errstate(invalid="ignore"):  # NaN blocks of singular chains propagate
+            for p in range(1, n):
+                B = sub[..., p - 1, :, :]  # block (p, p-1)
+                E[..., p, :, :] = B @ Si[..., p - 1, :, :]
+                schur = diag[..., p, :, :] - E[..., p, :, :] @ np.swapaxes(B, -1, -2)
+                Si[..., p, :, :] = _inv_or_nan(schur, _MAX_GRAM_COND)
+        # One singular Schur complement makes the whole factor of that chain NaN.
+        bad = np.isnan(Si).any(axis=(-3, -2, -1))
+        Si[bad], E[bad] = np.nan, np.nan
         return GramFactor(None, Si, E, n, m)
 
     def jac_matrix(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -280,7 +313,9 @@ class BalancedConstraint:
         J = self.jac_matrix(W)
         # Our J^T (normal vectors) is half the Frobenius adjoint of J.
         Jt = 0.5 * np.swapaxes(J, -1, -2)
-        Kinv = np.linalg.inv(J @ Jt)
+        Kinv = _inv_or_nan(J @ Jt, _MAX_GRAM_COND)
+        bad = np.isnan(Kinv).any(axis=(-2, -1))
+        Jt[bad] = np.nan  # the projections of a singular chain must fail too
         JtKinv = Jt @ Kinv
         tangent_proj = np.eye(self.N * d * d) - JtKinv @ J
         return GramFactor(Kinv, None, None, n, m, None, tangent_proj, Jt)
@@ -385,7 +420,7 @@ class BalancedConstraint:
                 if Minv is None or slow or k < 2:
                     M = J @ Jt0
                     M[~pending] = np.eye(M.shape[-1])  # keep finished chains well posed
-                    Minv = np.linalg.inv(M)
+                    Minv = _inv_or_nan(M)  # a singular chord matrix fails that chain
                 lam = np.matvec(Minv, rc)
                 W -= np.matvec(Jt0, lam) * pending[:, None]
                 iters += pending

@@ -96,7 +96,8 @@ def encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         Strings, numbers and 1-d numeric arrays unchanged; anything else
-        (dict, list, tuple, bool, None, ...) JSON-encoded under ``name + "_json"``.
+        (dict, list, tuple, bool, None, ...), and any value whose name already
+        ends in ``_json``, JSON-encoded under ``name + "_json"``.
 
     Raises
     ------
@@ -107,7 +108,8 @@ def encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for name, value in attrs.items():
-        if _netcdf_native(value):
+        # A name already ending in _json is encoded too, or load would json.loads a plain string.
+        if _netcdf_native(value) and not name.endswith(JSON_SUFFIX):
             key, val = name, value
         else:
             try:
@@ -471,18 +473,23 @@ class EnsembleWriter:
         ((n_chains, k),) = ks
         if n_chains != self._n_chains:
             raise ValueError(f"expected {self._n_chains} chains, got {n_chains}")
-        start, stop = self.n_draws, self.n_draws + k
+        # Check and cast every array before the first resize: a rejected append
+        # must not leave draws of some groups in the file.
         for gname, arrays in groups.items():
-            g = self._file.groups[gname]
-            g.resize_dimension("draw", stop)
-            g.variables["draw"][start:stop] = np.arange(start, stop)
             for name, a in arrays.items():
                 shape, dtype = self._layout[gname][name]
                 if a.shape[2:] != shape:
                     raise ValueError(
                         f"{gname}.{name}: expected shape (chain, k, *{shape}), got {a.shape}"
                     )
-                g.variables[name][:, start:stop, ...] = a.astype(dtype, copy=False)
+                arrays[name] = a.astype(dtype, copy=False)
+        start, stop = self.n_draws, self.n_draws + k
+        for gname, arrays in groups.items():
+            g = self._file.groups[gname]
+            g.resize_dimension("draw", stop)
+            g.variables["draw"][start:stop] = np.arange(start, stop)
+            for name, a in arrays.items():
+                g.variables[name][:, start:stop, ...] = a
         self.n_draws = stop
 
     def close(self) -> Path:

@@ -136,9 +136,57 @@ def test_custom_energy():
         (dict(target=np.eye(2), energy=object()), ValueError, "either"),
         (dict(energy=object()), TypeError, "energy"),
         (dict(step_size=0.1, n_leapfrog=0), ValueError, "n_leapfrog"),
+        (dict(beta="1"), TypeError, "beta"),
+        (dict(beta=True), TypeError, "beta"),
+        (dict(beta=[1.0, 2.0]), TypeError, "beta"),
+        (dict(beta=-1.0), ValueError, "beta"),
+        (dict(seed=-1), ValueError, "seed"),
+        (dict(seed=1.5), TypeError, "seed"),
+        (dict(seed=True), TypeError, "seed"),
+        (dict(sampler=["hmc"]), TypeError, "sampler"),
+        (dict(step_size=0.0), ValueError, "step_size"),
+        (dict(step_size=float("inf")), ValueError, "step_size"),
+        (dict(step_size="0.1"), TypeError, "step_size"),
+        (dict(target_accept=1.0), ValueError, "target_accept"),
+        (dict(target_accept=0.0), ValueError, "target_accept"),
+        (dict(projection_tol=0.0), ValueError, "projection_tol"),
+        (dict(max_newton=0), ValueError, "max_newton"),
+        (dict(max_newton=2.5), TypeError, "max_newton"),
+        (dict(sampler="rwm", n_leapfrog=3), ValueError, "'rwm'.*'n_leapfrog'"),
+        (dict(sampler="hmc", stepsize=0.1), ValueError, "'hmc'.*'stepsize'"),
     ],
 )
 def test_bad_input(kwargs, exc, match):
     base = dict(beta=1.0, n_draws=5, n_chains=2, seed=0, n_warmup=0)
     with pytest.raises(exc, match=match):
         sample_balanced(2, 3, **{**base, **kwargs})
+
+
+def test_seed_none_draws_and_records_a_seed(tmp_path):
+    from dlnmc.storage import load_tree, save_tree
+
+    kw = dict(beta=1.0, n_draws=3, n_chains=2, n_warmup=2, sampler="rwm")
+    tree = sample_balanced(2, 2, seed=None, **kw)
+    seed = tree.attrs["seed"]
+    assert isinstance(seed, int) and seed >= 0
+    again = sample_balanced(2, 2, seed=seed, **kw)  # the recorded seed reproduces the run
+    np.testing.assert_array_equal(tree["posterior"]["W"].values, again["posterior"]["W"].values)
+    assert load_tree(save_tree(tree, tmp_path / "t.nc")).attrs["seed"] == seed
+
+
+def test_blas_threads_restored_after_an_exception(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from dlnmc.samplers import ConstrainedRWM
+
+    def boom(self, state, rng, adapt):
+        raise KeyboardInterrupt
+
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    monkeypatch.setattr(ConstrainedRWM, "step", boom)
+    with pytest.raises(KeyboardInterrupt):
+        sample_balanced(
+            2, 2, beta=1.0, n_draws=3, n_chains=2, seed=0, sampler="rwm", blas_threads=1
+        )
+    after = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    assert after == before

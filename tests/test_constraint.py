@@ -105,3 +105,31 @@ def test_projection_failure_is_reported_not_raised():
 def test_bad_mode():
     with pytest.raises(ValueError, match="mode"):
         BalancedConstraint(2, 3, mode="sparse")
+
+
+def _with_singular_chain(d, N, C=3):
+    """Balanced points whose chain 1 is on the singular stratum: every W_p = diag(1, 0, ...)."""
+    W, rng = _points(d, N, C=C)
+    W[1] = 0.0
+    W[1, :, 0, 0] = 1.0
+    return W, rng
+
+
+@pytest.mark.parametrize("mode", ["dense", "block"])
+def test_singular_gram_fails_that_chain_only(mode):
+    d, N = 2, 3
+    W, rng = _with_singular_chain(d, N)
+    c = BalancedConstraint(d, N, mode=mode)
+    f = c.factor(W)  # used to raise LinAlgError for the whole batch
+    good = np.array([True, False, True])
+    ref = c.factor(W[good])
+    b = rng.standard_normal((3, N - 1, c.m))
+    np.testing.assert_array_equal(f.solve(b)[good], ref.solve(b[good]))
+    V = rng.standard_normal(W.shape)
+    P = c.project_tangent(W, V, f)
+    np.testing.assert_array_equal(P[good], c.project_tangent(W[good], V[good], ref))
+    assert np.isnan(P[1]).all()
+    # Any projection along the normal space of the singular point fails.
+    res = c.project_position(W, W + 1e-3 * P, f)
+    assert not res.converged[1]
+    np.testing.assert_array_equal(res.W[1], W[1])

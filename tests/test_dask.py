@@ -74,3 +74,21 @@ def test_cli_workers_option_matches_in_process(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("9 cells computed") == 2
     trees_equal(load_result(tmp_path / "a.nc"), load_result(tmp_path / "b.nc"))
+
+
+def test_unreachable_scheduler_is_a_study_error_and_writes_nothing(tmp_path):
+    import re
+    import socket
+
+    import dask
+
+    from dlnmc.studies import StudyError
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    with dask.config.set({"distributed.comm.timeouts.connect": "3s"}):
+        with pytest.raises(StudyError, match=re.escape(f"scheduler at '{address}'")):
+            run_study(parse_study(STUDY), tmp_path / "r.nc", scheduler=address, progress=False)
+    assert list(tmp_path.iterdir()) == []  # no checkpoint directory left behind

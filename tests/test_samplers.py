@@ -153,3 +153,33 @@ def test_step_size_frozen_after_warmup():
     h = tree.sample_stats["step_size"].values  # jittered by U(0.8, 1.2) around the frozen value
     ratio = h.max(axis=1) / h.min(axis=1)
     assert np.all(ratio <= 1.2 / 0.8 + 1e-12)
+
+
+@pytest.mark.parametrize("kind", ["rwm", "hmc"])
+def test_proposal_on_singular_stratum_is_rejected(monkeypatch, kind):
+    # A forward projection that lands where J J^T is singular used to raise
+    # LinAlgError in factor() and kill every chain; now only that proposal fails.
+    from dlnmc.samplers import SAMPLERS
+
+    energy = QuadraticEnergy(np.zeros((2, 2)))
+    smp = SAMPLERS[kind](2, 3, energy, 1.0, component_moves=False)
+    rng = np.random.default_rng(5)
+    state = smp.init(initial_points(2, 3, 3, rng, smp.energy), rng)
+    c = smp.constraint
+    real = c.project_position
+    calls = []
+
+    def forward_to_singular(W0, Wt, factor0, active=None):
+        res = real(W0, Wt, factor0, active)
+        if not calls:  # the forward move: chain 1 lands on diag(1, 0) in every layer
+            res.W[1] = 0.0
+            res.W[1, :, 0, 0] = 1.0
+            res.converged[1] = True
+        calls.append(1)
+        return res
+
+    monkeypatch.setattr(c, "project_position", forward_to_singular)
+    new, stats = smp.step(state, rng, adapt=False)
+    assert not stats["accepted"][1] and stats["reverse_check_failures"][1]
+    np.testing.assert_array_equal(new.W[1], state.W[1])
+    assert np.isfinite(new.W).all()

@@ -117,6 +117,16 @@ def test_attribute_encoding_errors():
     assert decode_attrs(encode_attrs({"a": [1, 2], "b": None})) == {"a": [1, 2], "b": None}
 
 
+def test_string_attribute_named_json_round_trips(tmp_path):
+    # A native string whose name ends in _json must not be mistaken for an
+    # encoded value on load (json.loads("hello") would raise).
+    attrs = {"note_json": "hello", "plain": "x", "cfg": {"a": 1}}
+    assert decode_attrs(encode_attrs(attrs)) == attrs
+    tree = xr.DataTree(xr.Dataset({"a": (("chain", "draw"), np.zeros((1, 2)))}, attrs=attrs))
+    loaded = load_tree(save_tree(tree, tmp_path / "a.nc"))
+    assert {k: loaded.attrs[k] for k in attrs} == attrs
+
+
 def test_bad_paths_and_formats(tmp_path):
     with pytest.raises(ValueError, match="suffix"):
         save_tree(_tiny(1.0), tmp_path / "ens.csv")
@@ -218,6 +228,20 @@ def test_writer_rejects_inconsistent_chunks(tmp_path):
     with pytest.raises(ValueError, match="netCDF"):
         EnsembleWriter(tmp_path / "stream.zarr")
     assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
+def test_rejected_append_writes_nothing(tmp_path):
+    # The bad array is in the second group: the first group must not have grown either.
+    path = tmp_path / "stream.nc"
+    with EnsembleWriter(path) as w:
+        w.append({"X": np.zeros((2, 3, 2, 2))}, {"acc": np.zeros((2, 3))})
+        with pytest.raises(ValueError, match=r"sample_stats\.acc"):
+            w.append({"X": np.ones((2, 4, 2, 2))}, {"acc": np.zeros((2, 4, 5))})
+        assert w.n_draws == 3
+    tree = load_tree(path)
+    assert tree["posterior"].sizes["draw"] == tree["sample_stats"].sizes["draw"] == 3
+    np.testing.assert_array_equal(tree["posterior"]["X"].values, 0.0)
+    np.testing.assert_array_equal(tree["posterior"]["draw"].values, np.arange(3))
 
 
 def test_writer_exception_keeps_previous_file(tmp_path):

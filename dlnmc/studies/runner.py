@@ -243,7 +243,13 @@ def _make_client(scheduler: str | None, workers: int | None):
             "--scheduler/--workers need dask.distributed: pip install 'dlnmc[dask]'"
         ) from None
     if scheduler is not None:
-        return Client(scheduler), None
+        try:
+            return Client(scheduler), None
+        except (OSError, TimeoutError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise StudyError(
+                f"cannot connect to the dask scheduler at {scheduler!r}: {reason}"
+            ) from None
     cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
@@ -252,6 +258,13 @@ def _make_client(scheduler: str | None, workers: int | None):
         dashboard_address=None,
     )
     return Client(cluster), cluster
+
+
+def _close_client(client: Any, cluster: Any) -> None:
+    if client is not None:
+        client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def _iter_dask(
@@ -327,16 +340,24 @@ def run_study(
     ckdir = checkpoint_dir(out)
     cells = study.cells()
     keep_ensembles = study.output.get("ensembles", False)
-    _prepare_checkpoints(study, ckdir, resume)
-
+    own_client = own_cluster = None
+    if client is None and (scheduler is not None or workers is not None):
+        # Connect first: an unreachable scheduler must leave nothing on disk.
+        own_client, own_cluster = _make_client(scheduler, workers)
+        client = own_client
     done: dict[str, tuple[xr.Dataset, xr.DataTree | None]] = {}
-    if resume:
-        for cell in cells:
-            path = _cell_path(ckdir, cell)
-            if path.exists():
-                tree = read_tree(path)
-                ens = tree["ensemble"] if "ensemble" in tree.children else None
-                done[cell.key] = (tree.to_dataset(inherit=False), ens)
+    try:
+        _prepare_checkpoints(study, ckdir, resume)
+        if resume:
+            for cell in cells:
+                path = _cell_path(ckdir, cell)
+                if path.exists():
+                    tree = read_tree(path)
+                    ens = tree["ensemble"] if "ensemble" in tree.children else None
+                    done[cell.key] = (tree.to_dataset(inherit=False), ens)
+    except BaseException:
+        _close_client(own_client, own_cluster)
+        raise
     pending = [c for c in cells if c.key not in done]
     if log and done:
         log(f"resuming: {len(done)} of {len(cells)} cells already done in {ckdir}")
@@ -360,11 +381,7 @@ def run_study(
         disable=progress is False if progress is not None else None,
         leave=False,
     )
-    own_client = own_cluster = None
     try:
-        if client is None and (scheduler is not None or workers is not None):
-            own_client, own_cluster = _make_client(scheduler, workers)
-            client = own_client
         t0 = time.perf_counter()
         if client is None:
             for cell in pending:
@@ -386,10 +403,7 @@ def run_study(
         raise StudyInterrupted(len(done), len(cells), ckdir) from None
     finally:
         bar.close()
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()
+        _close_client(own_client, own_cluster)
 
     children: dict[str, xr.DataTree] = {}
     results = {}
