@@ -76,15 +76,14 @@ def _log_D_from_logs(
     return 2.0 * (1.0 - 1.0 / depth) * t_hi + np.log(_geometric_sum(t_hi - t_lo, depth))
 
 
-def singular_values(X: ArrayLike, name: str = "X") -> NDArray[np.float64]:
-    """Singular values of an invertible ``X``, descending, shape ``(..., d)``.
+def check_invertible(s: NDArray[np.float64], name: str = "X") -> NDArray[np.float64]:
+    """Return the descending singular values ``s`` of ``name``, or raise if it is singular.
 
-    Raises ``ValueError`` if ``X`` is singular to working precision
-    (``s_min <= d * eps * s_max``): the entropy is undefined there.
+    Singular to working precision means ``s_min <= d * eps * s_max``: the
+    entropy is undefined there. Callers that need the full SVD pass its ``s``
+    here instead of computing a second decomposition.
     """
-    X = check_square(X, name)
-    s = np.linalg.svd(X, compute_uv=False)
-    d = X.shape[-1]
+    d = s.shape[-1]
     tiny = s[..., -1] <= d * np.finfo(np.float64).eps * s[..., 0]
     if np.any(tiny) or np.any(s[..., -1] <= 0):
         bad = tiny | (s[..., -1] <= 0)
@@ -97,6 +96,16 @@ def singular_values(X: ArrayLike, name: str = "X") -> NDArray[np.float64]:
             "the entropy is defined for invertible X only"
         )
     return s
+
+
+def singular_values(X: ArrayLike, name: str = "X") -> NDArray[np.float64]:
+    """Singular values of an invertible ``X``, descending, shape ``(..., d)``.
+
+    Raises ``ValueError`` if ``X`` is singular to working precision
+    (:func:`check_invertible`).
+    """
+    X = check_square(X, name)
+    return check_invertible(np.linalg.svd(X, compute_uv=False), name)
 
 
 def log_D_pairs(s: ArrayLike, depth: int) -> NDArray[np.float64]:

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_square
-from dlnmc.entropy import log_D, singular_values
+from dlnmc.entropy import check_invertible, log_D, singular_values
 
 __all__ = ["apply_A", "apply_A_inv", "g_N", "log_det_A"]
 
@@ -22,8 +22,8 @@ def _frame(X: ArrayLike, P: ArrayLike, depth: int):
     X = check_square(X)
     N = check_depth(depth)
     P = check_square(P, "P")
-    singular_values(X)  # raises on singular X
     U, s, Vt = np.linalg.svd(X)
+    check_invertible(s)
     return U, Vt, np.exp(log_D(s, N)), P
 
 

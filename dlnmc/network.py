@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_layers, check_square
-from dlnmc.entropy import singular_values
+from dlnmc.entropy import check_invertible
 from dlnmc.groups import haar_orthogonal, so_basis
 
 __all__ = [
@@ -113,8 +113,8 @@ def balanced_factorization(
     """
     X = check_square(X)
     N = check_depth(depth)
-    singular_values(X)  # raises on singular X
     U, s, Vt = np.linalg.svd(X)
+    check_invertible(s)
     lam = s ** (1.0 / N)
     batch, d = X.shape[:-2], X.shape[-1]
     if gauge is not None:
