@@ -28,14 +28,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 from dlnmc._validation import check_depth
 from dlnmc.entropy_fields import log_sv_density_field
 from dlnmc.fields import check_field, dyson_index
 
-__all__ = ["SVLaw", "sv_law_field"]
+__all__ = ["SVLaw", "sv_law_field", "sv_marginal_density_field"]
 
 _NODES = 8
 
@@ -155,9 +155,52 @@ class _Law:
         return SVLaw(means, tuple(probs), quant)
 
 
+@functools.lru_cache(maxsize=16)
+def _law(width: int, depth: int, beta: float, field: str) -> tuple[_Law, NDArray[np.float64]]:
+    """The quadrature object and the normalizers of the marginals of ``t_1 .. t_d``."""
+    law = _Law(width, depth, beta, field)
+    Z = np.array([(np.exp(law.log_marginal(law.t, k)) * law.wt).sum() for k in range(width)])
+    return law, Z
+
+
 @functools.lru_cache(maxsize=64)
 def _cached(width: int, depth: int, beta: float, field: str, probs: tuple[float, ...]) -> SVLaw:
-    return _Law(width, depth, beta, field).summary(probs)
+    return _law(width, depth, beta, field)[0].summary(probs)
+
+
+def _check_args(width: object, beta: object) -> None:
+    if isinstance(width, bool) or not isinstance(width, int | np.integer) or width not in (1, 2):
+        raise ValueError(f"quadrature reference needs width 1 or 2, got {width!r}")
+    if not (isinstance(beta, int | float | np.floating) and math.isfinite(beta) and beta > 0):
+        raise ValueError(f"beta must be finite and > 0, got {beta!r}")
+
+
+def sv_marginal_density_field(
+    s: ArrayLike, *, width: int, depth: int, beta: float, field: str = "real"
+) -> NDArray[np.float64]:
+    """Normalized marginal densities (per unit ``s``) of the ordered singular values.
+
+    Parameters
+    ----------
+    s : array_like, shape (n,)
+        Points ``> 0``.
+    width, depth, beta, field : as for :func:`sv_law_field`.
+
+    Returns
+    -------
+    ndarray, shape (width, n)
+        Row ``i`` is the density of ``s_{i+1}``.
+    """
+    field = check_field(field)
+    N = check_depth(depth)
+    _check_args(width, beta)
+    s = np.asarray(s, dtype=np.float64)
+    if s.ndim != 1 or not np.all(s > 0):
+        raise ValueError("s must be a 1-d array of points > 0")
+    law, Z = _law(int(width), N, float(beta), field)
+    t = np.log(s)
+    # density of t is exp(log_marginal); per unit s divide by s = e^t
+    return np.stack([np.exp(law.log_marginal(t, k) - t) / Z[k] for k in range(int(width))])
 
 
 def sv_law_field(
@@ -188,10 +231,7 @@ def sv_law_field(
     """
     field = check_field(field)
     N = check_depth(depth)
-    if isinstance(width, bool) or not isinstance(width, int | np.integer) or width not in (1, 2):
-        raise ValueError(f"quadrature reference needs width 1 or 2, got {width!r}")
-    if not (isinstance(beta, int | float | np.floating) and math.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be finite and > 0, got {beta!r}")
+    _check_args(width, beta)
     probs = tuple(float(p) for p in probs)
     if not all(0.0 < p < 1.0 for p in probs):
         raise ValueError(f"probs must lie in (0, 1), got {probs!r}")
