@@ -22,7 +22,7 @@ from dlnmc._validation import check_depth, check_width
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
 from dlnmc.ensemble import build_tree
 from dlnmc.entropy import entropy_sv
-from dlnmc.fields import check_field
+from dlnmc.fields import check_field, to_components
 from dlnmc.network import balanced_factorization, balancedness_residual, end_to_end
 from dlnmc.samplers import SAMPLERS
 
@@ -273,10 +273,10 @@ def sample_balanced(
         "thin": thin,
         "settings": json.dumps(smp.settings()),
         "energy": repr(en) if not isinstance(en, QuadraticEnergy) else "|X - Y|_F^2 / 2",
-        # over C and H the target is stored as its real components (JSON has no complex)
+        # over C and H: the target's real components (d, d, b) (JSON has no complex)
         "target": None
         if Y is None
-        else json.dumps((np.asarray(Y) if field == "real" else bf.pack(Y, field)).tolist()),
+        else json.dumps((np.asarray(Y) if field == "real" else to_components(Y, field)).tolist()),
         "field": field,
     }
     sample_stats = {name: np.swapaxes(np.asarray(v), 0, 1) for name, v in stats_out.items()}
