@@ -74,6 +74,11 @@ def test_wrong_field_law_is_rejected(hmc):
     z = _z_scores(tree, sv_law_field(2, 3, 1.0, wrong, PROBS))
     print(field, "vs", wrong, {k: np.round(v, 1).tolist() for k, v in z.items()})
     assert max(np.abs(v).max() for v in z.values()) > Z_MAX
+    # A factor 2 in the energy (Re tr(chi^* chi) / 2 without the 1/2 for H, i.e.
+    # beta doubled) is rejected too.
+    z = _z_scores(tree, sv_law_field(2, 3, 2.0, field, PROBS))
+    print(field, "vs beta = 2", {k: np.round(v, 1).tolist() for k, v in z.items()})
+    assert max(np.abs(v).max() for v in z.values()) > Z_MAX
 
 
 def test_constraint_rhat_and_layout(hmc):

@@ -66,7 +66,8 @@ def test_missing_study_file(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert err.strip().splitlines() == [
         "dlnmc: error: study file not found: no_such_study.toml; "
-        "shipped studies: entropy_depth, mici_comparison, orbit_volumes, orbit_volumes_fields, "
+        "shipped studies: balanced_fields, entropy_depth, mici_comparison, orbit_volumes, "
+        "orbit_volumes_fields, "
         "quickstart, sv_law"
     ]
     code, _, err = run_main(["run", "quickstrat"], capsys)
