@@ -109,6 +109,7 @@ def test_list_and_version(capsys):
     assert code == 0
     names = [line.split()[0] for line in out.strip().splitlines()]
     assert names == [
+        "balanced_fields",
         "entropy_depth",
         "mici_comparison",
         "orbit_volumes",
