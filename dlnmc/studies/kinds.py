@@ -15,8 +15,10 @@ entropy_sweep
 orbit_volume
     Monte Carlo orbit volume by the chart route (``dlnmc.estimate_orbit_volume``).
 balanced
-    Sampling of the balanced manifold (``dlnmc.sample_balanced``); means of the
-    singular values against the closed-form law of MATH.md section 6.
+    Sampling of the balanced manifold (``dlnmc.sample_balanced``); means (and
+    optionally 10%/90% quantiles) of the singular values against the
+    closed-form law of MATH.md section 6, or section 8 with the optional grid
+    key ``field`` (``dlnmc.sv_quadrature.sv_law_field``).
 mici_comparison
     The same singular-value check with mici's constrained HMC as the sampler
     (needs the ``bench`` extra).
