@@ -34,10 +34,10 @@ from dlnmc.fields import check_field
 
 __all__ = ["SVLaw", "sv_law_moments"]
 
-_GAUSS_NODES = 20
+_GAUSS_NODES = 16
 # Uniform panels of this width over the last _UNIFORM_SPAN of log s below the
 # upper limit (where the mass is), geometrically growing panels below.
-_PANEL = 0.25
+_PANEL = 0.5
 _UNIFORM_SPAN = 16.0
 _GROWTH = 1.25
 
@@ -138,20 +138,28 @@ class _Law:
             return np.where(keep, np.exp(self._log_p(pts)), 0.0) @ self.wg
 
 
-def _quantile(law: _Law, k: int, edges, cum, z, prob: float) -> float:
-    """The ``prob`` quantile of ``s_k`` (root of the CDF inside its panel)."""
+def _quantile(edges, values, cum, z, prob: float) -> float:
+    """The ``prob`` quantile of ``s_k`` from its marginal at the Gauss nodes of each panel.
+
+    Inside the panel where the CDF crosses ``prob``, the marginal is the
+    degree ``_GAUSS_NODES - 1`` Legendre interpolant of its node values (the
+    polynomial the Gauss rule integrates exactly), so the CDF there is its
+    antiderivative and the root costs no new density evaluations.
+    """
     target = prob * z
     j = int(np.searchsorted(cum, target, side="left")) - 1
     j = min(max(j, 0), len(edges) - 2)
-    a = edges[j]
-    x, w = np.polynomial.legendre.leggauss(_GAUSS_NODES)
+    a, b = edges[j], edges[j + 1]
+    x, _ = np.polynomial.legendre.leggauss(_GAUSS_NODES)
+    coef = np.polynomial.legendre.legfit(x, values[j], _GAUSS_NODES - 1)
+    anti = np.polynomial.legendre.Legendre(np.polynomial.legendre.legint(coef, lbnd=-1.0))
+    half = 0.5 * (b - a)
 
-    def cdf_minus_target(c: float) -> float:
-        half, mid = 0.5 * (c - a), 0.5 * (c + a)
-        return cum[j] + half * float(w @ law.marginal(mid + half * x, k)) - target
+    def cdf_minus_target(y: float) -> float:  # y in [-1, 1] maps to t = a + (y + 1) half
+        return cum[j] + half * float(anti(y)) - target
 
-    c = optimize.brentq(cdf_minus_target, a, edges[j + 1], xtol=1e-13, rtol=1e-13)
-    return math.exp(c)
+    y = optimize.brentq(cdf_minus_target, -1.0, 1.0, xtol=1e-14, rtol=1e-14)
+    return math.exp(a + (y + 1.0) * half)
 
 
 @functools.lru_cache(maxsize=64)
@@ -161,13 +169,14 @@ def _moments(width, depth, beta, field, probs, alpha) -> SVLaw:
     t, wt = _gauss(edges)
     means, quants, z_all = [], [], []
     for k in range(width):
-        m = law.marginal(t.ravel(), k).reshape(t.shape) * wt
+        values = law.marginal(t.ravel(), k).reshape(t.shape)  # (panel, node)
+        m = values * wt
         panel = m.sum(axis=1)
         cum = np.concatenate([[0.0], np.cumsum(panel)])
         z = cum[-1]
         z_all.append(z)
         means.append(float((m * np.exp(t)).sum() / z))
-        quants.append([_quantile(law, k, edges, cum, z, p) for p in probs])
+        quants.append([_quantile(edges, values, cum, z, p) for p in probs])
     check = abs(z_all[0] / z_all[-1] - 1.0)
     return SVLaw(np.array(means), np.array(quants).T.copy(), probs, check)
 

@@ -106,16 +106,3 @@ def test_bad_field_raises_naming_it(bad, rng_data):
         assert repr(bad) in str(info.value)
         if isinstance(bad, str):
             assert info.type is ValueError
-
-
-def test_no_circular_import():
-    # A fresh interpreter importing only dlnmc.entropy, then using another field.
-    code = (
-        "import importlib; E = importlib.import_module('dlnmc.entropy'); "
-        "print(float(E.entropy_sv([2.0, 0.5], 3, field='quaternion')))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    expect = float(EF.entropy_sv_field([2.0, 0.5], 3, "quaternion"))
-    assert float(out.stdout) == expect

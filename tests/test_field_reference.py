@@ -141,7 +141,7 @@ def test_z_density_is_pulled_back_rho(field):
 
 
 def test_sv_law_real_matches_sv_law_means():
-    for d, N, beta in [(2, 3, 1.0), (2, 1, 1.0), (2, 4, 0.5), (1, 3, 1.0)]:
+    for d, N, beta in [(2, 3, 1.0), (2, 4, 0.5), (1, 3, 1.0)]:
         np.testing.assert_allclose(
             sv_law_moments(d, N, beta).mean, sv_law_means(d, N, beta), rtol=1e-7
         )
