@@ -7,7 +7,6 @@ the ``*_field`` functions of dlnmc.entropy_fields; anything else must raise.
 import importlib.util
 import pathlib
 import subprocess
-import sys
 
 import numpy as np
 import pytest
