@@ -70,6 +70,7 @@ from dlnmc.reference import reference_end_to_end, reference_singular_values
 from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
 from dlnmc.storage import EnsembleWriter, load_tree, save_tree
 from dlnmc.studies import StudyError, load_study, run_study
+from dlnmc.sv_law import sv_law_moments
 
 try:
     __version__ = version("dlnmc")
@@ -153,6 +154,7 @@ __all__ = [
     "singular_values",
     "singular_values_field",
     "so_basis",
+    "sv_law_moments",
     "svd_field",
     "tangent_basis",
 ]

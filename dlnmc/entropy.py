@@ -1,6 +1,9 @@
 """The Boltzmann entropy S(X) of Menon and Yu, and the densities it enters.
 
-All formulas follow MATH.md sections 3, 5 and 6 (real field). Everything is
+All formulas follow MATH.md sections 3, 5 and 6 (real field). The public
+functions take ``field="real" | "complex" | "quaternion"`` (MATH.md section 8);
+other fields are delegated to :mod:`dlnmc.entropy_fields`, imported lazily
+because it builds on this module. The real path does not touch it. Everything is
 evaluated in log space from ``t_i = log s_i``: with ``x_i = s_i^{2/N}``,
 ``t_i >= t_j`` and ``v = x_j / x_i = exp(-2 (t_i - t_j) / N)``,
 
@@ -13,6 +16,8 @@ so singular values from 1e-100 to 1e100 and depths up to 1e5 are safe.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,6 +45,12 @@ _HORNER_MAX_DEPTH = 24
 _SMALL_GAP = 1e-8
 # Rows per chunk in entropy_sv: keeps temporaries in cache on large batches.
 _CHUNK_ROWS = 8192
+
+
+def _other_field():
+    """:mod:`dlnmc.entropy_fields`, imported on first use (it imports this module)."""
+    # import_module, not "from dlnmc import": robust while dlnmc/__init__ is half-run.
+    return importlib.import_module("dlnmc.entropy_fields")
 
 
 def _geometric_sum(delta: NDArray[np.float64], depth: int) -> NDArray[np.float64]:
@@ -98,12 +109,19 @@ def check_invertible(s: NDArray[np.float64], name: str = "X") -> NDArray[np.floa
     return s
 
 
-def singular_values(X: ArrayLike, name: str = "X") -> NDArray[np.float64]:
+def singular_values(X: ArrayLike, name: str = "X", *, field: str = "real") -> NDArray[np.float64]:
     """Singular values of an invertible ``X``, descending, shape ``(..., d)``.
 
     Raises ``ValueError`` if ``X`` is singular to working precision
-    (:func:`check_invertible`).
+    (:func:`check_invertible`). For ``field="complex"`` ``X`` is complex
+    ``(..., d, d)``; for ``"quaternion"`` the complex ``(..., 2d, 2d)``
+    representation of ``docs/fields.md`` and each singular value is returned
+    once (:func:`dlnmc.fields.singular_values_field`).
     """
+    if field != "real":
+        from dlnmc.fields import singular_values_field
+
+        return singular_values_field(X, field)
     X = check_square(X, name)
     return check_invertible(np.linalg.svd(X, compute_uv=False), name)
 
@@ -149,11 +167,15 @@ def log_D(s: ArrayLike, depth: int) -> NDArray[np.float64]:
     return _log_D_from_logs(np.maximum(ti, tj), np.minimum(ti, tj), N)
 
 
-def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
+def entropy_sv(
+    s: ArrayLike, depth: int, *, field: str = "real"
+) -> NDArray[np.float64] | np.float64:
     """Boltzmann entropy ``S`` from singular values.
 
     ``S = (N-1) log c_d + 1/2 sum_{i<j} log D_ij`` (MATH.md section 5), the log
-    volume of the orbit ``O_X`` in the Frobenius metric.
+    volume of the orbit ``O_X`` in the Frobenius metric. Over ``C`` and ``H``,
+    ``S_b = (N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii``
+    (MATH.md section 8).
 
     Parameters
     ----------
@@ -161,6 +183,9 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
         Singular values of ``X`` (any order), strictly positive and finite.
     depth : int
         Network depth ``N >= 1``.
+    field : {"real", "complex", "quaternion"}, keyword-only
+        The field ``F`` (MATH.md section 8); ``"real"`` is the code below,
+        the others call :mod:`dlnmc.entropy_fields`. Anything else raises.
 
     Returns
     -------
@@ -172,6 +197,8 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
     >>> print(round(entropy_sv([2.0, 0.5], 3), 12))
     6.437819430804
     """
+    if field != "real":
+        return _other_field().entropy_sv_field(s, depth, field)
     s = check_singular_values(s)
     N = check_depth(depth)
     d = s.shape[-1]
@@ -205,15 +232,19 @@ def entropy_sv(s: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
     return np.float64(out) if out.ndim == 0 else out
 
 
-def entropy(X: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
+def entropy(X: ArrayLike, depth: int, *, field: str = "real") -> NDArray[np.float64] | np.float64:
     """Boltzmann entropy ``S(X) = log vol(O_X)`` of an invertible end-to-end matrix.
 
     Parameters
     ----------
     X : array_like, shape (..., d, d)
-        End-to-end matrices, invertible, finite.
+        End-to-end matrices, invertible, finite. Over ``H``: the complex
+        ``(..., 2d, 2d)`` representation of ``docs/fields.md``.
     depth : int
         Network depth ``N >= 1``.
+    field : {"real", "complex", "quaternion"}, keyword-only
+        The field ``F`` (MATH.md section 8); ``"real"`` is the code below,
+        the others call :mod:`dlnmc.entropy_fields`. Anything else raises.
 
     Returns
     -------
@@ -222,20 +253,27 @@ def entropy(X: ArrayLike, depth: int) -> NDArray[np.float64] | np.float64:
         singular values; see :func:`entropy_sv`, which is more accurate for
         extreme condition numbers.
     """
+    if field != "real":
+        return _other_field().entropy_field(X, depth, field)
     N = check_depth(depth)
     return entropy_sv(singular_values(X), N)
 
 
-def log_rho_sv(s: ArrayLike, depth: int) -> NDArray[np.float64]:
+def log_rho_sv(s: ArrayLike, depth: int, *, field: str = "real") -> NDArray[np.float64]:
     """Log Lebesgue density of the push-forward of ``vol_M`` under ``phi`` (MATH.md section 6).
 
     ``log rho = (N-1) log c_d - (d/2) log N - (N-1)/N sum_i log s_i
     - 1/2 sum_{i<j} log D_ij``, i.e. ``rho = e^S / sqrt(det A_{N,X})``.
+    Over ``C``, ``H`` (``field=``): ``log rho_b = (N-1) log vol(G_d)
+    - 1/2 sum_i log D_ii - (b/2) sum_{i<j} log D_ij``, a density on ``R^{b d^2}``
+    (each real component once, MATH.md section 8).
 
     Returns
     -------
     ndarray, shape (...)
     """
+    if field != "real":
+        return _other_field().log_rho_sv_field(s, depth, field)
     s = check_singular_values(s)
     N = check_depth(depth)
     d = s.shape[-1]
@@ -247,13 +285,17 @@ def log_rho_sv(s: ArrayLike, depth: int) -> NDArray[np.float64]:
     )
 
 
-def log_rho(X: ArrayLike, depth: int) -> NDArray[np.float64]:
+def log_rho(X: ArrayLike, depth: int, *, field: str = "real") -> NDArray[np.float64]:
     """``log rho(X)``: the density of ``phi_* vol_M`` against Lebesgue measure ``dX``.
+
+    ``field`` as in :func:`log_rho_sv` (``X`` stored as in :func:`entropy`).
 
     Returns
     -------
     ndarray, shape (...)
     """
+    if field != "real":
+        return _other_field().log_rho_field(X, depth, field)
     N = check_depth(depth)
     return log_rho_sv(singular_values(X), N)
 
@@ -276,6 +318,7 @@ def log_sv_density(
     beta: float = 1.0,
     *,
     alpha: float = 0.5,
+    field: str = "real",
 ) -> NDArray[np.float64]:
     """Unnormalized log density of the singular values of ``X = phi(W)`` on the balanced manifold.
 
@@ -296,13 +339,18 @@ def log_sv_density(
     beta : float
         Inverse temperature ``>= 0``.
     alpha : float
-        Exponent of ``D_ij``.
+        Exponent of ``D_ij`` (``b alpha`` over ``C``, ``H``).
+    field : {"real", "complex", "quaternion"}, keyword-only
+        Over ``C``, ``H``: :func:`dlnmc.entropy_fields.log_sv_density_field`,
+        ``exp(-beta E) prod_i s_i^{b-1} D_ii^{-1/2} prod_{i<j} |s_i^2 - s_j^2|^b D_ij^{-b alpha}``.
 
     Returns
     -------
     ndarray, shape (...)
         Up to an additive constant independent of ``s``.
     """
+    if field != "real":
+        return _other_field().log_sv_density_field(s, depth, beta, field, alpha=alpha)
     s = check_singular_values(s)
     N = check_depth(depth)
     if not np.isfinite(beta) or beta < 0:

@@ -23,6 +23,22 @@ mixes poorly. Both references sample ``Z`` with ``X = U diag(sigma^N) V^T``
 the pulled-back density is smooth. The singular-value version is the same with
 ``u = s^{1/N}`` (unordered, reflected to ``|u|``; the density is symmetric, so
 sorting gives the ordered law).
+
+Fields (``field="complex"``, ``"quaternion"``; MATH.md section 8, Dyson index
+``b = 2, 4``). The singular-value law becomes
+``exp(-beta E) prod s_i^(b-1) D_ii^(-1/2) prod_{i<j} |s_i^2 - s_j^2|^b D_ij^(-b alpha)``
+(:func:`dlnmc.entropy_fields.log_sv_density_field`), sampled the same way. The
+end-to-end reference samples ``X in M_d(F)`` in its real components
+(:func:`dlnmc.fields.to_components`, ``b d^2`` coordinates, each real component
+of a quaternion once), in which Lebesgue measure is the one of the real inner
+product ``Re tr(V^* W)`` of section 8 and ``rho_b`` is a density (the complex
+``2d x 2d`` representation would count every component twice: a factor 2 in
+the energy). The power map over ``F`` has log-Jacobian
+
+    d log N + b (N-1) sum_i log sigma_i + b sum_{i<j} log D_ij
+
+(the Lebesgue measure of ``M_d(F)`` in SVD coordinates is
+``prod s_i^(b-1) prod_{i<j} |s_i^2 - s_j^2|^b ds dU dV``; the map keeps ``U, V``).
 """
 
 from __future__ import annotations
@@ -38,10 +54,22 @@ from dlnmc._validation import check_depth, check_square, check_width
 from dlnmc.energy import QuadraticEnergy
 from dlnmc.ensemble import build_tree
 from dlnmc.entropy import _log_D_from_logs, entropy_sv, log_sv_density
+from dlnmc.entropy_fields import log_sv_density_field
+from dlnmc.fields import (
+    check_field,
+    check_field_matrix,
+    dyson_index,
+    from_components,
+    gaussian_matrix,
+    inner,
+    to_components,
+)
 
 __all__ = [
+    "COMPONENTS",
     "log_density_end_to_end",
     "power_map_log_jacobian",
+    "power_map_log_jacobian_field",
     "reference_end_to_end",
     "reference_singular_values",
 ]
@@ -136,6 +164,78 @@ class _UDensity:
         return np.where(ok & np.isfinite(log_p), log_p, -np.inf)
 
 
+# Real component labels of a matrix entry over F (last dimension "component").
+COMPONENTS = {"real": ("re",), "complex": ("re", "i"), "quaternion": ("re", "i", "j", "k")}
+
+
+def power_map_log_jacobian_field(sigma: ArrayLike, depth: int, field: str) -> NDArray[np.float64]:
+    """``log |det dX/dZ|`` of ``Z -> X = U diag(sigma^N) V^*`` on ``M_d(F) = R^{b d^2}``.
+
+    Returns
+    -------
+    ndarray, shape (...)
+        ``d log N + b (N-1) sum log sigma_i + b sum_{i<j} log D_ij(s = sigma^N)``;
+        equals :func:`power_map_log_jacobian` for ``field="real"``.
+    """
+    b = dyson_index(field)
+    sigma = np.asarray(sigma, dtype=np.float64)
+    N = check_depth(depth)
+    t = N * np.log(sigma)
+    return sigma.shape[-1] * np.log(N) + b * ((N - 1) * np.log(sigma).sum(-1) + _log_D_sum(t, N))
+
+
+class _UDensityField:
+    """As :class:`_UDensity` for the law over ``C`` or ``H``."""
+
+    def __init__(self, N, beta, alpha, field):
+        self.N, self.beta, self.alpha, self.field = N, beta, alpha, field
+
+    def __call__(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
+        N = self.N
+        u = np.abs(v)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            s = u**N
+            ok = np.all(s > 0, axis=-1) & np.all(np.isfinite(s), axis=-1)
+            s_safe = np.where(ok[:, None], s, 1.0)
+            log_p = log_sv_density_field(s_safe, N, self.beta, self.field, alpha=self.alpha) + (
+                N - 1
+            ) * np.log(np.where(ok[:, None], u, 1.0)).sum(-1)
+        return np.where(ok & np.isfinite(log_p), log_p, -np.inf)
+
+
+class _ZDensityField:
+    """emcee log-probability of ``Z`` over ``C`` or ``H`` in real components ``(d, d, b)``."""
+
+    def __init__(self, d, N, beta, target, alpha, field):
+        self.d, self.N, self.beta, self.alpha, self.field = d, N, beta, alpha, field
+        self.b, self.target = dyson_index(field), target
+
+    def end_to_end(self, Zm: NDArray) -> tuple[NDArray, NDArray[np.float64]]:
+        """``X = U diag(sigma^N) V^*`` (storage of ``field``) and ``sigma`` (each once)."""
+        U, sig, Vh = np.linalg.svd(Zm)
+        # Over H the complex SVD of chi(Z) doubles every sigma; X = Z (Z^* Z)^{(N-1)/2}
+        # does not depend on the choice of singular vectors, so it stays in chi's image.
+        X = (U * sig[..., None, :] ** self.N) @ Vh
+        return X, (sig[..., ::2] if self.field == "quaternion" else sig)
+
+    def __call__(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
+        d, N, b = self.d, self.N, self.b
+        Zm = from_components(z.reshape(-1, d, d, b), self.field)
+        X, sig = self.end_to_end(Zm)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t = N * np.log(sig)
+            if self.target is None:
+                energy = 0.5 * np.exp(2.0 * t).sum(-1)
+            else:
+                D = X - self.target
+                energy = 0.5 * inner(D, D, self.field)
+            # log rho_b = -1/2 sum log D_ii - b alpha sum_{i<j} log D_ij (+ const),
+            # D_ii = N s_i^{2(N-1)/N}.
+            log_rho = -(N - 1) / N * t.sum(-1) - b * self.alpha * _log_D_sum(t, N)
+            log_p = -self.beta * energy + log_rho + power_map_log_jacobian_field(sig, N, self.field)
+        return np.where(np.isfinite(log_p), log_p, -np.inf)
+
+
 def _run_emcee(log_prob, p0, n_draws, n_burn, thin, rng):
     n_walkers, ndim = p0.shape
     sampler = emcee.EnsembleSampler(
@@ -168,23 +268,35 @@ def reference_singular_values(
     n_burn: int = 1000,
     thin: int = 1,
     alpha: float = 0.5,
+    field: str = "real",
 ) -> xr.DataTree:
     """emcee on the singular-value law of MATH.md section 6 (``E = |X|_F^2 / 2``).
+
+    ``field="complex"`` or ``"quaternion"`` samples the law of MATH.md section 8
+    (:func:`dlnmc.entropy_fields.log_sv_density_field`, Dyson index ``b = 2, 4``);
+    ``"real"`` is the code (and the draws) it always was.
 
     Returns
     -------
     xarray.DataTree
-        ``posterior``: ``singular_values (chain=walker, draw, sv)`` descending,
-        ``entropy``, ``energy``; root attributes ``alpha`` and ``reference``.
+        ``posterior``: ``singular_values (chain=walker, draw, sv)`` descending
+        (over ``H`` each quaternionic singular value once), ``entropy`` (``S_b``),
+        ``energy``; root attributes ``alpha``, ``field`` and ``reference``.
     """
     d, N = check_width(width), check_depth(depth)
+    field = check_field(field)
+    if not np.isfinite(beta) or beta <= 0:
+        raise ValueError(f"beta must be finite and > 0, got {beta!r}")
     rng = np.random.default_rng(seed)
     p0 = np.abs(rng.standard_normal((n_walkers, d))) ** (1.0 / N) + 0.05
-    chain, acc = _run_emcee(_UDensity(N, beta, alpha), p0, n_draws, n_burn, thin, rng)
+    density = (
+        _UDensity(N, beta, alpha) if field == "real" else _UDensityField(N, beta, alpha, field)
+    )
+    chain, acc = _run_emcee(density, p0, n_draws, n_burn, thin, rng)
     s = -np.sort(-(np.abs(chain) ** N), axis=-1)
     posterior = {
         "singular_values": s,
-        "entropy": entropy_sv(s, N),
+        "entropy": entropy_sv(s, N, field=field),
         "energy": 0.5 * (s * s).sum(-1),
     }
     attrs = {
@@ -193,6 +305,7 @@ def reference_singular_values(
         "beta": float(beta),
         "seed": int(seed),
         "alpha": float(alpha),
+        "field": field,
         "sampler": "emcee",
         "reference": "singular_values",
         "acceptance_fraction": acc,
@@ -213,15 +326,34 @@ def reference_end_to_end(
     n_burn: int = 2000,
     thin: int = 1,
     alpha: float = 0.5,
+    field: str = "real",
 ) -> xr.DataTree:
     """emcee on ``X`` (``d^2`` dimensions) with log density ``-beta E(X) + log rho(X)``.
+
+    ``field="complex"`` or ``"quaternion"``: ``X in M_d(F)``, ``b d^2`` real
+    components, log density ``-beta |X - Y|^2/2 + log rho_b(X)`` against Lebesgue
+    measure of the real inner product of MATH.md section 8; ``target`` ``Y`` in
+    the storage of :mod:`dlnmc.fields` (complex ``d x d``, or the complex
+    ``2d x 2d`` representation over ``H``).
 
     Returns
     -------
     xarray.DataTree
         ``posterior``: ``X``, ``singular_values``, ``entropy``, ``energy``, ``trace_X``.
+        Over ``C``, ``H`` (the layout of ``sample_balanced(field=...)``):
+        ``X (chain, draw, row, col, component)`` and ``trace_X (chain, draw,
+        component)`` in real components (coordinate ``component``: ``re, i`` or
+        ``re, i, j, k``), ``singular_values`` over ``F`` (each once), ``entropy``
+        ``S_b``; root attribute ``field``.
     """
     d, N = check_width(width), check_depth(depth)
+    field = check_field(field)
+    if not np.isfinite(beta) or beta <= 0:
+        raise ValueError(f"beta must be finite and > 0, got {beta!r}")
+    if field != "real":
+        return _reference_end_to_end_field(
+            d, N, beta, n_draws, seed, target, n_walkers, n_burn, thin, alpha, field
+        )
     rng = np.random.default_rng(seed)
     n_walkers = n_walkers or max(32, 4 * d * d)
     Y = None if target is None else check_square(target, "target")
@@ -248,6 +380,7 @@ def reference_end_to_end(
         "beta": float(beta),
         "seed": int(seed),
         "alpha": float(alpha),
+        "field": field,
         "sampler": "emcee",
         "reference": "end_to_end",
         "acceptance_fraction": acc,
@@ -255,3 +388,56 @@ def reference_end_to_end(
         "settings": json.dumps({"n_walkers": n_walkers, "n_burn": n_burn, "thin": thin}),
     }
     return build_tree(posterior, attrs=attrs)
+
+
+def _reference_end_to_end_field(d, N, beta, n_draws, seed, target, n_walkers, n_burn, thin, alpha,
+                                field) -> xr.DataTree:  # fmt: skip
+    """:func:`reference_end_to_end` over ``C`` or ``H`` (arguments already validated)."""
+    b = dyson_index(field)
+    rng = np.random.default_rng(seed)
+    n_walkers = n_walkers or max(32, 4 * b * d * d)
+    Y = None
+    if target is not None:
+        Y = check_field_matrix(target, field, "target")
+        if Y.ndim != 2 or to_components(Y, field).shape[:2] != (d, d):
+            raise ValueError(f"target must be one {d} x {d} matrix over {field!r}, got {Y.shape}")
+    log_prob = _ZDensityField(d, N, beta, Y, alpha, field)
+    X0 = gaussian_matrix(d, field, n_walkers, rng) + (0 if Y is None else Y)
+    U, sig0, Vh = np.linalg.svd(X0)
+    Z0 = (U * sig0[:, None, :] ** (1.0 / N)) @ Vh  # X0 = Z0 (Z0^* Z0)^{(N-1)/2}
+    z0 = to_components(Z0, field).reshape(n_walkers, -1)
+    chain, acc = _run_emcee(log_prob, z0, n_draws, n_burn, thin, rng)
+    Zm = from_components(chain.reshape(*chain.shape[:2], d, d, b), field)
+    X, sig = log_prob.end_to_end(Zm)
+    s = sig**N
+    Xc = to_components(X, field)
+    if Y is None:
+        energy = 0.5 * (s * s).sum(-1)
+    else:
+        energy = 0.5 * inner(X - Y, X - Y, field)
+    idx = np.arange(d)
+    posterior = {
+        "X": Xc,
+        "singular_values": s,
+        "entropy": entropy_sv(s, N, field=field),
+        "energy": energy,
+        "trace_X": Xc[..., idx, idx, :].sum(axis=-2),  # tr_F X, component by component
+    }
+    attrs = {
+        "width": d,
+        "depth": N,
+        "beta": float(beta),
+        "seed": int(seed),
+        "alpha": float(alpha),
+        "field": field,
+        "sampler": "emcee",
+        "reference": "end_to_end",
+        "acceptance_fraction": acc,
+        "target": None if Y is None else json.dumps(to_components(Y, field).tolist()),
+        "settings": json.dumps({"n_walkers": n_walkers, "n_burn": n_burn, "thin": thin}),
+    }
+    dims = {"X": ("row", "col", "component"), "trace_X": ("component",)}
+    tree = build_tree(posterior, dims=dims, attrs=attrs)
+    post = tree["posterior"].to_dataset().assign_coords(component=list(COMPONENTS[field]))
+    tree["posterior"] = xr.DataTree(post)
+    return tree

@@ -11,7 +11,8 @@ Registered kinds
 ----------------
 entropy_sweep
     ``S`` from the Gram determinant of the orbit tangent vectors at Haar-random
-    points of the orbit, against the closed form (foundation only).
+    points of the orbit, against the closed form; grid key ``field`` (real,
+    complex, quaternion) for ``S_b`` of MATH.md section 8.
 orbit_volume
     Monte Carlo orbit volume by the chart route (``dlnmc.estimate_orbit_volume``).
 balanced
@@ -42,6 +43,16 @@ __all__ = ["KINDS", "Kind", "cell_dataset", "register_kind", "sv_law_means"]
 
 # Grid keys in their canonical order (the order of the result dimensions).
 GRID_ORDER = ("width", "depth", "beta", "target", "field")
+
+
+class _Optional:
+    """Grid default of an optional key: absent from the cells unless the study sets it."""
+
+    def __repr__(self) -> str:
+        return "OPTIONAL"
+
+
+OPTIONAL = _Optional()
 
 
 def _int_ge(lo: int):
@@ -127,9 +138,9 @@ class Kind:
     run : callable
         ``run(params, settings, seed_sequence, progress=False) -> Dataset or
         (Dataset, DataTree)``; ``progress`` asks for a per-cell progress bar.
-    grid : mapping of grid key to default values (``None``: required; ``()``: optional,
-        left out of the cell parameters when the study does not give it, so adding
-        an optional key to a kind leaves the seeds and labels of existing cells alone)
+    grid : mapping of grid key to default values (``None``: required; :data:`OPTIONAL`:
+        left out of the cell parameters unless the study gives it, so adding such a
+        key to a kind keeps the cells, seeds and result dimensions of older studies)
     settings : mapping of setting name to :class:`Setting`
     requires : (module, hint) pairs; each module must be importable (checked at
         validation, before anything runs), else the hint says how to get it
@@ -150,7 +161,7 @@ class Kind:
             if key not in grid:
                 if self.grid[key] is None:
                     raise StudyError(f"missing required key {key!r} in [{where}]")
-                if self.grid[key] == ():
+                if self.grid[key] is OPTIONAL:
                     continue
                 out[key] = list(self.grid[key])
                 continue
@@ -275,26 +286,51 @@ def run_entropy_sweep(
     ``stderr`` combines the spread over points with the float64 error bound
     ``m eps cond(G) / 2`` of the log-determinant (``m = dim G``): the check is
     exact up to rounding, so ``|z| < 4.5`` says "equal to rounding".
+
+    ``field = "complex"`` or ``"quaternion"`` (MATH.md section 8): the same over
+    ``F`` with ``U_d`` or ``Sp_d``, ``B`` orthonormal in ``u(d)`` or ``sp(d)`` for
+    the real inner product, tangent vectors in real components (``R^{b N d^2}``),
+    against ``S_b`` (``dlnmc.entropy_sv(s, N, field=...)``).
     """
     from dlnmc.entropy import entropy_sv
     from dlnmc.groups import haar_orthogonal, log_group_volume
     from dlnmc.network import balanced_factorization, orbit_tangent_vectors
 
     d, N = params["width"], params["depth"]
+    field = params.get("field", "real")
     rng = np.random.default_rng(ss)
     s = _draw_singular_values(d, settings, rng)
     n = settings["n_points"]
-    # A generic X with these singular values: U diag(s) V^T with Haar U, V.
-    U, V = haar_orthogonal(d, 2, rng)
-    X = (U * s) @ V.T
-    const = (N - 1) * log_group_volume(d)
-    m = (N - 1) * d * (d - 1) // 2
+    if field == "real":
+        # A generic X with these singular values: U diag(s) V^T with Haar U, V.
+        U, V = haar_orthogonal(d, 2, rng)
+        X = (U * s) @ V.T
+        const = (N - 1) * log_group_volume(d)
+        m = (N - 1) * d * (d - 1) // 2
+    else:
+        from dlnmc.fields import diag_embed, group_dimension
+        from dlnmc.groups_fields import haar_field, log_group_volume_field
+
+        U, V = haar_field(d, field, 2, rng)
+        X = U @ diag_embed(s, field) @ V.conj().T
+        const = (N - 1) * log_group_volume_field(d, field)
+        m = (N - 1) * group_dimension(d, field)
     if m == 0:
         values = np.full(n, const)
         floor = np.zeros(n)
     else:
-        W = balanced_factorization(np.broadcast_to(X, (n, d, d)), N, rng=rng)
-        T = orbit_tangent_vectors(W).reshape(n, m, N * d * d)
+        if field == "real":
+            W = balanced_factorization(np.broadcast_to(X, (n, d, d)), N, rng=rng)
+            T = orbit_tangent_vectors(W).reshape(n, m, N * d * d)
+        else:
+            from dlnmc.fields import realify
+            from dlnmc.network_fields import (
+                balanced_factorization_field,
+                orbit_tangent_vectors_field,
+            )
+
+            W = balanced_factorization_field(np.broadcast_to(X, (n, *X.shape)), N, field, rng=rng)
+            T = realify(orbit_tangent_vectors_field(W, field), field, n_axes=3)
         lam = np.linalg.eigvalsh(T @ np.swapaxes(T, -1, -2))
         values = const + 0.5 * np.log(lam).sum(axis=-1)
         floor = 0.5 * m * np.finfo(np.float64).eps * lam[:, -1] / lam[:, 0]
@@ -304,7 +340,7 @@ def run_entropy_sweep(
         ["S"],
         values.mean(),
         stderr,
-        entropy_sv(s, N),
+        entropy_sv(s, N, field=field),
         {"singular_values": (("sv",), s)},
     )
 
@@ -314,7 +350,8 @@ register_kind(
         "entropy_sweep",
         "closed-form S against Gram determinants of the orbit tangent vectors",
         run_entropy_sweep,
-        {"width": None, "depth": None},
+        # field is OPTIONAL: studies written before it keep their cells and seeds.
+        {"width": None, "depth": None, "field": OPTIONAL},
         {
             "n_points": Setting(_int_ge(1), 8, "Haar-random orbit points per cell"),
             **_SV_SETTINGS,
@@ -556,7 +593,7 @@ register_kind(
         "balanced",
         "balanced-manifold sampling: mean singular values against the closed-form law",
         run_balanced,
-        {"width": None, "depth": None, "beta": [1.0], "target": [0.0], "field": ()},
+        {"width": None, "depth": None, "beta": [1.0], "target": [0.0], "field": OPTIONAL},
         {
             **_BALANCED_SETTINGS,
             "sampler": Setting(_choice("hmc", "rwm"), "hmc", "constrained HMC or random walk"),
