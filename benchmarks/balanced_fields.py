@@ -15,7 +15,7 @@ import arviz as az
 import numpy as np
 
 from dlnmc.balanced import sample_balanced
-from dlnmc.sv_quadrature import sv_law_field
+from dlnmc.sv_law import sv_law_moments
 
 PROBS = (0.1, 0.9)
 
@@ -41,7 +41,7 @@ def main() -> None:
     names = [f"{st}_s{i}" for st in ("mean", "q10", "q90") for i in (1, 2)]
     print(f"{'field':10s} {'seed':>5s} " + " ".join(f"{n:>8s}" for n in names) + "    sec")
     for field in ("complex", "quaternion"):
-        law = sv_law_field(2, 3, 1.0, field, PROBS)
+        law = sv_law_moments(2, 3, 1.0, field, PROBS)
         for seed in args.seeds:
             t0 = time.perf_counter()
             tree = sample_balanced(

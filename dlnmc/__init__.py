@@ -70,7 +70,7 @@ from dlnmc.reference import reference_end_to_end, reference_singular_values
 from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
 from dlnmc.storage import EnsembleWriter, load_tree, save_tree
 from dlnmc.studies import StudyError, load_study, run_study
-from dlnmc.sv_law import sv_law_moments
+from dlnmc.sv_law import SVLaw, sv_law_moments, sv_marginal_density
 
 try:
     __version__ = version("dlnmc")
@@ -89,6 +89,7 @@ __all__ = [
     "GroupVolumeEstimate",
     "OrbitVolumeEstimate",
     "QuadraticEnergy",
+    "SVLaw",
     "StudyError",
     "__version__",
     "apply_A",
@@ -155,6 +156,7 @@ __all__ = [
     "singular_values_field",
     "so_basis",
     "sv_law_moments",
+    "sv_marginal_density",
     "svd_field",
     "tangent_basis",
 ]
@@ -163,14 +165,10 @@ __all__ = [
 from dlnmc.constraint_fields import FieldBalancedConstraint
 from dlnmc.energy_fields import FieldQuadraticEnergy
 from dlnmc.samplers.fields import FieldHMC, FieldRWM
-from dlnmc.sv_quadrature import SVLaw, sv_law_field, sv_marginal_density_field
 
 __all__ += [
     "FieldBalancedConstraint",
     "FieldHMC",
     "FieldQuadraticEnergy",
     "FieldRWM",
-    "SVLaw",
-    "sv_law_field",
-    "sv_marginal_density_field",
 ]

@@ -10,11 +10,11 @@ dashed lines.
 Closed-form singular-value marginals (MATH.md section 6)
 --------------------------------------------------------
 For ``Y = 0`` the ordered singular values have the joint density
-:func:`dlnmc.entropy.log_sv_density`. For ``d = 1`` and ``d = 2`` its
-marginals are computed by quadrature over the ordered chamber
-(:func:`sv_marginal_density`: Gauss-Legendre rules of ``scipy.special``
-after substitutions that remove the power-law singularities). For ``d >= 3``,
-or a non-zero target ``Y``, nested quadrature is not attempted; the overlay is
+:func:`dlnmc.entropy.log_sv_density` (over ``C``, ``H``:
+:func:`dlnmc.entropy_fields.log_sv_density_field`). For ``d = 1`` and ``d = 2``
+its marginals and means come from the project's quadrature of that law
+(:func:`dlnmc.sv_law.sv_marginal_density`, :func:`dlnmc.sv_law.sv_law_moments`).
+For ``d >= 3``, or a non-zero target ``Y``, nested quadrature is not attempted; the overlay is
 a *reference sample* of the closed-form law ``exp(-beta E(X)) rho(X)`` drawn by
 importance sampling (:func:`reference_sv_sample`), shown as a dashed step
 histogram and labelled with its effective sample size. A reference sample
@@ -23,7 +23,6 @@ histogram and labelled with its effective sample size. A reference sample
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from collections.abc import Mapping
@@ -35,8 +34,9 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_width
-from dlnmc.entropy import log_D_pairs, log_sv_density
+from dlnmc.entropy import log_D_pairs
 from dlnmc.fields import dyson_index
+from dlnmc.sv_law import sv_law_moments, sv_marginal_density
 
 __all__ = [
     "ReferenceSample",
@@ -46,8 +46,6 @@ __all__ = [
     "plot_trace_rank",
     "plot_z_scores",
     "reference_sv_sample",
-    "sv_marginal_density",
-    "sv_marginal_moments",
 ]
 
 Z_BAND = 4.5  # the |z| tolerance used by every statistical test of the project
@@ -79,131 +77,6 @@ def _check_beta(beta: float) -> float:
     if not math.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta must be finite and > 0 for a normalizable law, got {beta!r}")
     return beta
-
-
-# --------------------------------------------------------------------------- quadrature
-
-
-# Gauss-Legendre order of every quadrature below; 400 nodes reproduce the
-# reference means of MATH.md section 6 to better than 1e-6 relative.
-_GL_ORDER = 400
-
-
-@functools.lru_cache(maxsize=4)
-def _gauss_legendre_01(n: int) -> tuple[NDArray, NDArray]:
-    from scipy.special import roots_legendre
-
-    x, w = roots_legendre(n)
-    return (x + 1) / 2, w / 2
-
-
-def _s_max(beta: float) -> float:
-    # Beyond it exp(-beta s^2 / 2) < e^{-72}: the polynomial factors cannot compete.
-    return 12.0 / math.sqrt(beta)
-
-
-def _joint(s1: NDArray, s2: NDArray, depth: int, beta: float) -> NDArray:
-    """Unnormalized joint density of the ordered pair (s1 > s2 > 0), d = 2."""
-    s = np.stack(np.broadcast_arrays(s1, s2), axis=-1)
-    s = np.maximum(s, np.finfo(float).tiny)
-    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-        out = np.exp(log_sv_density(s, depth, beta))
-    return np.where(np.isfinite(out), out, 0.0)
-
-
-def _marginal_s1(x: NDArray, depth: int, beta: float) -> NDArray:
-    """Unnormalized ``int_0^x p(x, s2) ds2``, substituting ``s2 = x u^N``.
-
-    The substitution cancels the integrable ``s2^{-(N-1)/N}`` singularity at 0.
-    """
-    u, w = _gauss_legendre_01(_GL_ORDER)
-    x = np.asarray(x, dtype=float)[..., None]
-    N = depth
-    return (_joint(x, x * u**N, N, beta) * N * x * u ** (N - 1) * w).sum(axis=-1)
-
-
-def _marginal_s2(y: NDArray, depth: int, beta: float) -> NDArray:
-    """Unnormalized ``int_y^inf p(s1, y) ds1`` (``s1 = y + t``, ``t < 12 / sqrt(beta)``)."""
-    v, w = _gauss_legendre_01(_GL_ORDER)
-    T = _s_max(beta)
-    y = np.asarray(y, dtype=float)[..., None]
-    return (_joint(y + T * v, y, depth, beta) * T * w).sum(axis=-1)
-
-
-@functools.lru_cache(maxsize=64)
-def _chamber_moments(width: int, depth: int, beta: float) -> tuple[float, tuple[float, ...]]:
-    """Normalizer ``Z`` and means ``E[s_i]`` by tensor Gauss-Legendre quadrature.
-
-    Outer variable ``s_1 = S v^N`` (``S = 12/sqrt(beta)``), which turns the
-    power-law behaviour at ``s_1 -> 0`` into a polynomial; for ``d = 2`` the
-    inner variable is ``s_2 = s_1 u^N`` as in :func:`_marginal_s1`.
-    """
-    v, wv = _gauss_legendre_01(_GL_ORDER)
-    N, S = depth, _s_max(beta)
-    x = S * v**N
-    jac = N * S * v ** (N - 1) * wv
-    if width == 1:
-        with np.errstate(divide="ignore", under="ignore"):
-            f = np.exp(log_sv_density(np.maximum(x, np.finfo(float).tiny)[:, None], N, beta))
-        f = f * jac
-        Z = f.sum()
-        return float(Z), (float((f * x).sum() / Z),)
-    u, wu = _gauss_legendre_01(_GL_ORDER)
-    s1, s2 = x[:, None], x[:, None] * u**N
-    f = _joint(s1, s2, N, beta) * (N * s1 * u ** (N - 1) * wu) * jac[:, None]
-    Z = f.sum()
-    return float(Z), (float((f * s1).sum() / Z), float((f * s2).sum() / Z))
-
-
-def sv_marginal_density(s: ArrayLike, *, width: int, depth: int, beta: float) -> NDArray:
-    """Closed-form marginal densities of the ordered singular values, ``Y = 0``.
-
-    The joint law is ``exp(log_sv_density)`` on ``s_1 > ... > s_d > 0``
-    (MATH.md section 6), normalized by quadrature; marginals are integrals
-    over the ordered chamber (Gauss-Legendre after substitutions that make
-    the integrands smooth; checked against MATH.md's reference means).
-
-    Parameters
-    ----------
-    s : array_like, shape (n,)
-        Points ``> 0`` at which to evaluate.
-    width : {1, 2}
-        ``d``. Larger widths raise ``ValueError`` (use :func:`reference_sv_sample`).
-    depth : int
-        ``N >= 1``.
-    beta : float
-        Inverse temperature ``> 0``.
-
-    Returns
-    -------
-    ndarray, shape (width, n)
-        Row ``i`` is the probability density (per unit ``s``) of ``s_{i+1}``.
-    """
-    d, N, beta = check_width(width), check_depth(depth), _check_beta(beta)
-    if d > 2:
-        raise ValueError(f"quadrature marginals are implemented for width 1 and 2, got {d}")
-    s = np.asarray(s, dtype=float)
-    if s.ndim != 1 or not np.all(s > 0):
-        raise ValueError("s must be a 1-d array of points > 0")
-    Z = _chamber_moments(d, N, beta)[0]
-    if d == 1:
-        return np.exp(log_sv_density(s[:, None], N, beta))[None, :] / Z
-    return np.stack([_marginal_s1(s, N, beta), _marginal_s2(s, N, beta)]) / Z
-
-
-def sv_marginal_moments(*, width: int, depth: int, beta: float) -> NDArray:
-    """Closed-form means ``E[s_i]`` of the ordered singular values, ``Y = 0``, d <= 2.
-
-    Returns
-    -------
-    ndarray, shape (width,)
-        By quadrature over the ordered chamber; e.g. ``d=2,
-        N=3, beta=1`` gives ``(1.22797, 0.15097)`` (MATH.md section 6).
-    """
-    d, N, beta = check_width(width), check_depth(depth), _check_beta(beta)
-    if d > 2:
-        raise ValueError(f"quadrature moments are implemented for width 1 and 2, got {d}")
-    return np.array(_chamber_moments(d, N, beta)[1])
 
 
 # --------------------------------------------------------------------------- reference
@@ -362,7 +235,7 @@ def plot_sv_histograms(
         Seed of a generated reference sample.
     field : {"real", "complex", "quaternion"}
         The field of the ensemble (MATH.md section 8): over ``C`` and ``H`` the
-        closed-form curve is :func:`dlnmc.sv_quadrature.sv_marginal_density_field`
+        closed-form curve is :func:`dlnmc.sv_law.sv_marginal_density`
         (``Y = 0``, ``d <= 2`` only; otherwise give ``reference``).
 
     Returns
@@ -398,7 +271,7 @@ def plot_sv_histograms(
 
     diag = diagnostics(tree, var_names=["singular_values"])["singular_values"]
     mcse = diag.sel(diagnostic="mcse_mean").values
-    means_cf = sv_marginal_moments(width=d, depth=N, beta=beta) if closed else None
+    means_cf = sv_law_moments(d, N, beta).mean if closed else None
 
     ncol = min(d, 4)
     nrow = -(-d // ncol)
@@ -454,8 +327,6 @@ def _plot_sv_histograms_field(
     tree, path, *, depth, beta, target, reference, bins, title, seed, field
 ):
     """:func:`plot_sv_histograms` over ``C`` or ``H``: the closed form of MATH.md section 8."""
-    from dlnmc import sv_quadrature as q
-
     sv = tree["posterior"]["singular_values"]
     d = sv.shape[-1]
     if (target is not None or d > 2) and reference is None:
@@ -474,7 +345,7 @@ def _plot_sv_histograms_field(
 
     mcse = diagnostics(tree, var_names=["singular_values"])["singular_values"]
     mcse = mcse.sel(diagnostic="mcse_mean").values
-    means_cf = q.sv_law_field(d, N, beta, field).mean
+    means_cf = sv_law_moments(d, N, beta, field).mean
     fig, axes = plt.subplots(1, d, figsize=(4.6 * d, 3.8), squeeze=False)
     sampler = tree.attrs.get("sampler", "ensemble")
     for i, ax in enumerate(axes.flat):
@@ -486,7 +357,7 @@ def _plot_sv_histograms_field(
             label=f"Monte Carlo: {sampler} ({len(data):,} draws)",
         )  # fmt: skip
         grid = np.linspace(hi / 2000, hi, 400)
-        dens = q.sv_marginal_density_field(grid, width=d, depth=N, beta=beta, field=field)[i]
+        dens = sv_marginal_density(grid, width=d, depth=N, beta=beta, field=field)[i]
         ax.plot(grid, dens, color="black", lw=1.8, label="closed form (MATH.md §8, quadrature)")
         z = (data.mean() - means_cf[i]) / mcse[i]
         text = f"MC mean {data.mean():.4f} ± {mcse[i]:.4f} (MCSE)"

@@ -20,6 +20,10 @@ tails; the outer integral over ``t`` is another such rule. Below ``t = lo``
 over ``R`` decays only like ``s^{1/N}``) the exact exponential tail
 ``e^{(b - 1 + 1/N) t}`` is added analytically. A quantile is the root of the
 antiderivative of the marginal's interpolant inside one panel.
+
+:func:`sv_law_moments` (means, quantiles) and :func:`sv_marginal_density`
+(the normalized marginals, e.g. for histogram overlays) share these tables:
+one rule, one normalizer.
 """
 
 from __future__ import annotations
@@ -27,16 +31,17 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 from dlnmc._validation import check_depth, check_width
 from dlnmc.entropy_fields import log_sv_density_field
 from dlnmc.fields import check_field, dyson_index
 
-__all__ = ["SVLaw", "sv_law_moments"]
+__all__ = ["SVLaw", "sv_law_moments", "sv_marginal_density"]
 
 _GAUSS_NODES = 16
 # Uniform panels of this width over the last _UNIFORM_SPAN of log s below the
@@ -196,29 +201,62 @@ def _quantile(edges, values, cum, z, prob: float, rate: float) -> float:
     return math.exp(a + (y + 1.0) * half)
 
 
-@functools.lru_cache(maxsize=64)
-def _moments(width, depth, beta, field, probs, alpha) -> SVLaw:
+class _Tables(NamedTuple):
+    """The marginals of ``t_1 .. t_d`` tabulated on the outer rule (shared by every summary)."""
+
+    law: _Law
+    t: NDArray[np.float64]  # outer nodes, (panel, node)
+    wt: NDArray[np.float64]  # outer weights, (panel, node)
+    values: tuple[NDArray[np.float64], ...]  # unnormalized marginal of t_k at t, per k
+    cum: tuple[NDArray[np.float64], ...]  # mass below lo, then below each panel's right edge
+    m_lo: tuple[float, ...]  # unnormalized marginal of t_k at lo (the tail's anchor)
+
+
+@functools.lru_cache(maxsize=32)
+def _tables(width, depth, beta, field, alpha) -> _Tables:
     law = _Law(width, depth, beta, field, alpha)
-    edges = law.edges
-    t, wt = _gauss(edges)
-    means, quants, z_all = [], [], []
+    t, wt = _gauss(law.edges)
+    values, cums, m_lo = [], [], []
     for k in range(width):
-        values = law.marginal(t.ravel(), k).reshape(t.shape)  # (panel, node)
-        m = values * wt
+        v = law.marginal(t.ravel(), k).reshape(t.shape)  # (panel, node)
         # Left tail below lo (which float64 cannot reach in s = e^t for deep
         # networks: the smallest s of b = 1 decays only like e^{t/N}): there the
         # marginal is m(lo) e^{c (t - lo)} up to O(e^{2 lo / N}) (c = law.rate;
         # for t_1 it is far smaller still), adding m(lo)/c to the mass.
-        rate = law.rate
-        tail = float(law.marginal(np.array([law.lo]), k)[0]) / rate
-        cum = np.concatenate([[tail], tail + np.cumsum(m.sum(axis=1))])
+        m0 = float(law.marginal(np.array([law.lo]), k)[0])
+        tail = m0 / law.rate
+        values.append(v)
+        cums.append(np.concatenate([[tail], tail + np.cumsum((v * wt).sum(axis=1))]))
+        m_lo.append(m0)
+    return _Tables(law, t, wt, tuple(values), tuple(cums), tuple(m_lo))
+
+
+@functools.lru_cache(maxsize=64)
+def _moments(width, depth, beta, field, probs, alpha) -> SVLaw:
+    tab = _tables(width, depth, beta, field, alpha)
+    law, t, wt = tab.law, tab.t, tab.wt
+    rate = law.rate
+    means, quants = [], []
+    for values, cum in zip(tab.values, tab.cum, strict=True):
         z = cum[-1]
-        z_all.append(z)
-        tail_mean = tail * rate / (rate + 1.0) * math.exp(law.lo)
-        means.append(float(((m * np.exp(t)).sum() + tail_mean) / z))
-        quants.append([_quantile(edges, values, cum, z, p, rate) for p in probs])
-    check = abs(z_all[0] / z_all[-1] - 1.0)
+        tail_mean = cum[0] * rate / (rate + 1.0) * math.exp(law.lo)
+        means.append(float(((values * wt * np.exp(t)).sum() + tail_mean) / z))
+        quants.append([_quantile(law.edges, values, cum, z, p, rate) for p in probs])
+    check = abs(tab.cum[0][-1] / tab.cum[-1][-1] - 1.0)
     return SVLaw(np.array(means), np.array(quants).T.copy(), probs, check)
+
+
+def _check_law_args(width: object, depth: object, beta: object, field: object):
+    """Validated ``(d, N, beta, field)`` of the quadrature law, or ValueError/TypeError."""
+    d, N = check_width(width), check_depth(depth)
+    if d > 2:
+        raise ValueError(f"quadrature reference needs width <= 2, got {width}")
+    field = check_field(field)
+    if isinstance(beta, bool) or not isinstance(beta, int | float | np.floating) or not beta > 0:
+        raise ValueError(f"beta must be a number > 0, got {beta!r}")
+    if not math.isfinite(beta):
+        raise ValueError(f"beta must be finite, got {beta!r}")
+    return d, N, float(beta), field
 
 
 def sv_law_moments(
@@ -252,18 +290,60 @@ def sv_law_moments(
         ``mean`` (d,), ``quantiles`` (len(quantiles), d), descending ``s``.
         Converged to about ``1e-12`` relative (against a rule with twice the
         panels and 1.5 times the nodes, for ``N`` up to 50 and ``beta`` from 0.05
-        to 50); ``b = 1`` agrees with :func:`dlnmc.studies.kinds.sv_law_means`
-        to its accuracy (``2e-8``). Cached.
+        to 50); ``b = 1`` agrees with an adaptive ``scipy.integrate.dblquad`` of
+        MATH.md section 6 to ``1e-15`` (``d = 2, N = 3, beta = 1``). Cached.
     """
-    d, N = check_width(width), check_depth(depth)
-    if d > 2:
-        raise ValueError(f"quadrature reference needs width <= 2, got {width}")
-    field = check_field(field)
-    if isinstance(beta, bool) or not isinstance(beta, int | float) or not beta > 0:
-        raise ValueError(f"beta must be a number > 0, got {beta!r}")
-    if not math.isfinite(beta):
-        raise ValueError(f"beta must be finite, got {beta!r}")
+    d, N, beta, field = _check_law_args(width, depth, beta, field)
     probs = tuple(float(q) for q in np.atleast_1d(quantiles))
     if not all(0.0 < q < 1.0 for q in probs):
         raise ValueError(f"quantiles must lie in (0, 1), got {quantiles!r}")
-    return _moments(d, N, float(beta), field, probs, float(alpha))
+    return _moments(d, N, beta, field, probs, float(alpha))
+
+
+def sv_marginal_density(
+    s: ArrayLike,
+    *,
+    width: int,
+    depth: int,
+    beta: float,
+    field: str = "real",
+    alpha: float = 0.5,
+) -> NDArray[np.float64]:
+    """Normalized marginal densities (per unit ``s``) of the ordered singular values.
+
+    The same quadrature as :func:`sv_law_moments` (same rule, same normalizer):
+    the density of ``t_k = log s_k`` is the inner integral over the other
+    singular value, divided by ``s``. Below ``s = e^lo`` (far below anything a
+    sampler produces: ``lo = -min(60 N, 300)``) it is the exponential tail the
+    normalizer uses; above the upper limit of the rule (where
+    ``beta s^2 / 2 > 6000``) it is 0.
+
+    Parameters
+    ----------
+    s : array_like, shape (n,)
+        Points ``> 0``.
+    width, depth, beta, field, alpha : as for :func:`sv_law_moments`.
+
+    Returns
+    -------
+    ndarray, shape (width, n)
+        Row ``k`` is the probability density of ``s_{k+1}`` (``s_1 >= ... >= s_d``).
+    """
+    d, N, beta, field = _check_law_args(width, depth, beta, field)
+    s = np.asarray(s, dtype=np.float64)
+    if s.ndim != 1 or not np.all(s > 0):
+        raise ValueError("s must be a 1-d array of points > 0")
+    tab = _tables(d, N, beta, field, float(alpha))
+    law = tab.law
+    t = np.log(s)
+    inside = (t >= law.lo) & (t <= law.top)
+    below = t < law.lo
+    out = np.zeros((d, s.size))
+    for k in range(d):
+        z = tab.cum[k][-1]
+        # density per unit t, divided by ds/dt = s
+        out[k, inside] = law.marginal(t[inside], k) / z / s[inside]
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            log_tail = np.log(tab.m_lo[k] / z) + law.rate * (t[below] - law.lo) - t[below]
+            out[k, below] = np.exp(log_tail)
+    return out

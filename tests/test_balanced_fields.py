@@ -13,7 +13,6 @@ import arviz as az
 import numpy as np
 import pytest
 import xarray as xr
-from scipy.integrate import simpson
 
 from dlnmc.balanced import sample_balanced
 from dlnmc.constraint_fields import FieldBalancedConstraint, pack, unpack
@@ -27,8 +26,7 @@ from dlnmc.network_fields import (
     tangent_basis_field,
 )
 from dlnmc.samplers.fields import potential_and_grad_field
-from dlnmc.studies.kinds import sv_law_means
-from dlnmc.sv_quadrature import sv_law_field, sv_marginal_density_field
+from dlnmc.sv_law import sv_law_moments
 
 Z_MAX = 4.5  # fixed in advance
 PROBS = (0.1, 0.9)
@@ -60,7 +58,7 @@ def _z_scores(tree, law):
 
 def test_hmc_matches_singular_value_law(hmc):
     field, tree = hmc
-    z = _z_scores(tree, sv_law_field(2, 3, 1.0, field, PROBS))
+    z = _z_scores(tree, sv_law_moments(2, 3, 1.0, field, PROBS))
     print(field, {k: np.round(v, 2).tolist() for k, v in z.items()})
     for key, value in z.items():
         assert np.all(np.abs(value) < Z_MAX), (field, key, value)
@@ -71,12 +69,12 @@ def test_wrong_field_law_is_rejected(hmc):
     # against the complex law.
     field, tree = hmc
     wrong = {"complex": "real", "quaternion": "complex"}[field]
-    z = _z_scores(tree, sv_law_field(2, 3, 1.0, wrong, PROBS))
+    z = _z_scores(tree, sv_law_moments(2, 3, 1.0, wrong, PROBS))
     print(field, "vs", wrong, {k: np.round(v, 1).tolist() for k, v in z.items()})
     assert max(np.abs(v).max() for v in z.values()) > Z_MAX
     # A factor 2 in the energy (Re tr(chi^* chi) / 2 without the 1/2 for H, i.e.
     # beta doubled) is rejected too.
-    z = _z_scores(tree, sv_law_field(2, 3, 2.0, field, PROBS))
+    z = _z_scores(tree, sv_law_moments(2, 3, 2.0, field, PROBS))
     print(field, "vs beta = 2", {k: np.round(v, 1).tolist() for k, v in z.items()})
     assert max(np.abs(v).max() for v in z.values()) > Z_MAX
 
@@ -175,43 +173,6 @@ def test_projection_keeps_quaternionic_structure_and_converges():
     assert c.residual_norm(Wc + step).min() > 1e-6  # the step did leave M
 
 
-def test_sv_law_field_reduces_to_real_quadrature():
-    for d in (1, 2):
-        for N in (2, 3):
-            law = sv_law_field(d, N, 1.0, "real")
-            # sv_law_means is accurate to ~3e-8 (8-node unit panels); see sv_quadrature.
-            np.testing.assert_allclose(law.mean, sv_law_means(d, N, 1.0), rtol=1e-7)
-    # marginal densities integrate to 1 and reproduce the means
-    law = sv_law_field(2, 3, 1.0, "quaternion")
-    s = np.linspace(1e-6, 10.0, 2001)
-    f = sv_marginal_density_field(s, width=2, depth=3, beta=1.0, field="quaternion")
-    np.testing.assert_allclose(simpson(f, x=s, axis=-1), 1.0, atol=1e-6)
-    np.testing.assert_allclose(simpson(f * s, x=s, axis=-1), law.mean, rtol=1e-6)
-
-
-@pytest.mark.parametrize("field", FIELDS)
-def test_sv_law_field_at_depth_one_is_ginibre(field):
-    # N = 1: M_b = M_d(F) and the law is that of Gaussian (Ginibre) matrices.
-    rng = np.random.default_rng(17)
-    s = singular_values_field(gaussian_matrix(2, field, (4, 10000), rng), field)
-    tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"sv": (("chain", "draw", "k"), s)})})
-    law = sv_law_field(2, 1, 1.0, field, PROBS)
-    zs = []
-    for est, ref, kw in [
-        (s.mean((0, 1)), law.mean, {}),
-        *[
-            (np.quantile(s, p, axis=(0, 1)), law.quantiles[k], {"method": "quantile", "prob": p})
-            for k, p in enumerate(PROBS)
-        ],
-    ]:
-        se = az.mcse(tree, var_names=["sv"], **kw)["sv"].values
-        zs.append((est - ref) / se)
-    assert np.abs(zs).max() < Z_MAX, zs
-    wrong = sv_law_field(2, 1, 1.0, "real" if field == "complex" else "complex").mean
-    se = az.mcse(tree, var_names=["sv"])["sv"].values
-    assert np.abs((s.mean((0, 1)) - wrong) / se).max() > Z_MAX
-
-
 def test_field_argument_validation():
     kw = dict(beta=1.0, n_draws=5, n_chains=2, seed=1, n_warmup=2)
     with pytest.raises(ValueError, match=r"field must be one of.*'octonion'"):
@@ -279,7 +240,9 @@ def test_tiny_balanced_fields_study_runs(tmp_path):
     assert list(ds["field"].values) == ["real", "complex", "quaternion"]
     assert "q90_s2" in ds["statistic"].values
     cf = ds["closed_form"].sel(statistic="mean_s1").values.ravel()
-    np.testing.assert_allclose(cf, [sv_law_field(2, 3, 1.0, f).mean[0] for f in ds["field"].values])
+    np.testing.assert_allclose(
+        cf, [sv_law_moments(2, 3, 1.0, f).mean[0] for f in ds["field"].values]
+    )
     assert np.isfinite(ds["z_score"].values).all()
     ens = load_result(tmp_path / "bf.nc")["ensembles/balanced"]
     assert any("quaternion" in k for k in ens.children)

@@ -12,7 +12,7 @@ import math
 import arviz as az
 import numpy as np
 import pytest
-from scipy import special
+from scipy import integrate, special
 
 from dlnmc.entropy_fields import log_rho_sv_field
 from dlnmc.fields import from_components, gaussian_matrix, realify, singular_values_field
@@ -23,8 +23,7 @@ from dlnmc.reference import (
     reference_end_to_end,
     reference_singular_values,
 )
-from dlnmc.studies.kinds import sv_law_means
-from dlnmc.sv_law import sv_law_moments
+from dlnmc.sv_law import sv_law_moments, sv_marginal_density
 
 Z_MAX = 4.5
 PROBS = (0.1, 0.9)
@@ -140,11 +139,57 @@ def test_z_density_is_pulled_back_rho(field):
     np.testing.assert_allclose(diff, diff[0], atol=1e-9)
 
 
-def test_sv_law_real_matches_sv_law_means():
-    for d, N, beta in [(2, 3, 1.0), (1, 3, 1.0)]:
-        np.testing.assert_allclose(
-            sv_law_moments(d, N, beta).mean, sv_law_means(d, N, beta), rtol=1e-7
+def _math_md_real_moments(N: float, beta: float) -> np.ndarray:
+    """``Z, E[s_1] Z, E[s_2] Z`` for ``b = 1, d = 2`` by adaptive ``dblquad``.
+
+    The density is MATH.md section 6 written out here, independent of
+    ``log_sv_density``: ``exp(-beta |s|^2/2) (s_1 s_2)^{-(N-1)/N} |s_1^2 - s_2^2|
+    D_12^{-1/2}``, ``D_12 = (s_1^2 - s_2^2) / (s_1^{2/N} - s_2^{2/N})`` (section 5),
+    in ``s_1 = e^t, s_2 = e^{t-u}`` (Jacobian ``s_1 s_2``).
+    """
+
+    def f(u, t, k):
+        t2 = t - u
+        log_p = (
+            -0.5 * beta * (math.exp(2 * t) + math.exp(2 * t2))
+            + (t + t2) / N
+            + 0.5 * (2 * t + math.log(-math.expm1(-2 * u)))
+            + 0.5 * (2 * t / N + math.log(-math.expm1(-2 * u / N)))
         )
+        return math.exp(log_p) * (1.0 if k < 0 else math.exp((t, t2)[k]))
+
+    lo, hi = -60.0 * N, 0.5 * math.log(240 / beta)  # loses < e^{-60} of the mass
+    opts = {"epsabs": 0.0, "epsrel": 1e-10}
+    return np.array(
+        [
+            integrate.dblquad(f, lo, hi, 0, lambda t: t - lo, args=(k,), **opts)[0]
+            for k in (-1, 0, 1)
+        ]
+    )
+
+
+def test_sv_law_real_matches_adaptive_quadrature_of_math_md():
+    # b = 1 through log_sv_density_field and the composite rule against scipy's
+    # adaptive rule on the real-field formula of MATH.md.
+    for N, beta in [(3, 1.0), (5, 0.5)]:
+        z, m1, m2 = _math_md_real_moments(N, beta)
+        np.testing.assert_allclose(sv_law_moments(2, N, beta).mean, [m1 / z, m2 / z], rtol=1e-10)
+
+
+@pytest.mark.parametrize("field", ["real", "complex", "quaternion"])
+def test_marginal_density_is_normalized_and_gives_the_means(field):
+    # An adaptive rule (quad_vec in t = log s), independent of the tabulated one,
+    # integrates the marginals to 1 and s times them to sv_law_moments' means.
+    d, N, beta = 2, 4, 0.7
+
+    def f(t):
+        s = math.exp(t)
+        p = sv_marginal_density(np.array([s]), width=d, depth=N, beta=beta, field=field)[:, 0]
+        return np.concatenate([p * s, p * s * s])  # per unit t: density, s * density
+
+    mass = integrate.quad_vec(f, -400.0, 6.0, epsabs=0.0, epsrel=1e-11, points=[-5.0, 0.0])[0]
+    np.testing.assert_allclose(mass[:d], 1.0, rtol=1e-10)
+    np.testing.assert_allclose(mass[d:], sv_law_moments(d, N, beta, field).mean, rtol=1e-10)
 
 
 def test_sv_law_deep_real_network_two_integration_orders_agree():
@@ -166,6 +211,10 @@ def test_sv_law_one_dimensional_quantiles_are_exact(field):
     np.testing.assert_allclose(law.quantiles[:, 0], exact_q, rtol=1e-9)
     mean = math.sqrt(2) * math.gamma((b + 1) / 2) / math.gamma(b / 2)
     np.testing.assert_allclose(law.mean, [mean], rtol=1e-9)
+    s = np.array([1e-3, 0.3, 1.0, 2.5, 6.0])
+    chi = s ** (b - 1) * np.exp(-(s**2) / 2) / (2 ** (b / 2 - 1) * math.gamma(b / 2))
+    dens = sv_marginal_density(s, width=1, depth=1, beta=1.0, field=field)
+    np.testing.assert_allclose(dens, [chi], rtol=1e-9)
 
 
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
@@ -179,8 +228,12 @@ def test_sv_law_two_dimensional_quantiles_against_ginibre(field):
         frac = (s < law.quantiles[m]).mean(axis=0)
         z = (frac - q) / math.sqrt(q * (1 - q) / n)
         assert np.all(np.abs(z) < Z_MAX), (field, q, frac)
-    z_mean = (s.mean(0) - law.mean) / (s.std(0, ddof=1) / math.sqrt(n))
+    se = s.std(0, ddof=1) / math.sqrt(n)
+    z_mean = (s.mean(0) - law.mean) / se
     assert np.all(np.abs(z_mean) < Z_MAX), z_mean
+    # The check can fail: the neighbouring field's law is rejected by the same draws.
+    wrong = sv_law_moments(2, 1, 1.0, "real" if field == "complex" else "complex").mean
+    assert np.abs((s.mean(0) - wrong) / se).max() > Z_MAX
 
 
 def test_bad_input():
@@ -192,6 +245,14 @@ def test_bad_input():
         sv_law_moments(2, 2, 1.0, quantiles=(0.0, 0.5))
     with pytest.raises(ValueError, match="beta"):
         sv_law_moments(2, 2, 0.0)
+    with pytest.raises(ValueError, match="width <= 2"):
+        sv_marginal_density([1.0], width=3, depth=2, beta=1.0)
+    with pytest.raises(ValueError, match="beta"):
+        sv_marginal_density([1.0], width=2, depth=2, beta=0.0)
+    with pytest.raises(ValueError, match="> 0"):
+        sv_marginal_density([0.0, 1.0], width=2, depth=2, beta=1.0)
+    with pytest.raises(ValueError, match="field must be one of"):
+        sv_marginal_density([1.0], width=2, depth=2, beta=1.0, field="octonion")
     with pytest.raises(ValueError, match="field must be one of"):
         reference_singular_values(2, 3, beta=1.0, n_draws=5, seed=0, field="Complex")
     with pytest.raises(ValueError, match="field must be one of"):

@@ -1,4 +1,4 @@
-"""Figures and the closed-form singular-value marginals behind them."""
+"""Figures, and the importance-sampled reference of the closed-form singular-value law."""
 
 from __future__ import annotations
 
@@ -13,54 +13,16 @@ from dlnmc.plots import (
     plot_sv_histograms,
     plot_z_scores,
     reference_sv_sample,
-    sv_marginal_density,
-    sv_marginal_moments,
 )
+from dlnmc.sv_law import sv_law_moments
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def test_quadrature_reproduces_math_reference():
-    # MATH.md section 6: d=2, N=3, beta=1, E=|X|^2/2 gives E[s1]=1.22797, E[s2]=0.15097.
-    np.testing.assert_allclose(
-        sv_marginal_moments(width=2, depth=3, beta=1.0), [1.22797, 0.15097], atol=6e-6
-    )
-
-
-def test_d1_moment_is_a_gamma_ratio():
-    # d=1, N=2: density ∝ exp(-s^2/2) s^{-1/2}, so E[s] = sqrt(2) Γ(3/4) / Γ(1/4).
-    from scipy.special import gamma
-
-    expected = np.sqrt(2) * gamma(0.75) / gamma(0.25)
-    np.testing.assert_allclose(sv_marginal_moments(width=1, depth=2, beta=1.0), [expected], 1e-8)
-
-
-def test_marginals_are_normalized_densities():
-    # Integrate each marginal independently of the tensor rule used for the moments.
-    from scipy.integrate import quad
-
-    for i in range(2):
-
-        def f(x, i=i):
-            return float(sv_marginal_density(np.array([x]), width=2, depth=4, beta=0.7)[i, 0])
-
-        total = quad(f, 0, 1, limit=200)[0] + quad(f, 1, np.inf, limit=200)[0]
-        assert abs(total - 1.0) < 1e-6
-
-
-def test_marginal_density_rejects_bad_input():
-    with pytest.raises(ValueError, match="width 1 and 2"):
-        sv_marginal_density([1.0], width=3, depth=2, beta=1.0)
-    with pytest.raises(ValueError, match="beta"):
-        sv_marginal_density([1.0], width=2, depth=2, beta=0.0)
-    with pytest.raises(ValueError, match="> 0"):
-        sv_marginal_density([0.0, 1.0], width=2, depth=2, beta=1.0)
 
 
 def test_reference_sample_matches_quadrature():
     # Importance sampling of the closed-form law in Z coordinates; tolerance 4.5 s.e.
     ref = reference_sv_sample(width=2, depth=3, beta=1.0, n_proposals=50_000, seed=3)
-    z = (ref.mean() - sv_marginal_moments(width=2, depth=3, beta=1.0)) / ref.stderr()
+    z = (ref.mean() - sv_law_moments(2, 3, 1.0).mean) / ref.stderr()
     assert np.all(np.abs(z) < 4.5), z
     assert ref.ess > 5_000
     assert np.all(np.diff(ref.singular_values, axis=1) <= 0)

@@ -19,7 +19,7 @@ balanced
     Sampling of the balanced manifold (``dlnmc.sample_balanced``); means (and
     optionally 10%/90% quantiles) of the singular values against the
     closed-form law of MATH.md section 6, or section 8 with the optional grid
-    key ``field`` (``dlnmc.sv_quadrature.sv_law_field``).
+    key ``field`` (``dlnmc.sv_law.sv_law_moments``).
 mici_comparison
     The same singular-value check with mici's constrained HMC as the sampler
     (needs the ``bench`` extra).
@@ -27,7 +27,6 @@ mici_comparison
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import math
 from collections.abc import Callable, Mapping
@@ -427,61 +426,15 @@ register_kind(
 
 
 # --------------------------------------------------------------------------- balanced
-@functools.lru_cache(maxsize=64)
 def sv_law_means(width: int, depth: int, beta: float) -> np.ndarray:
     """Means of the ordered singular values under the closed-form law of MATH.md section 6.
 
-    Density ``exp(-beta |s|^2/2) prod s_i^{-(N-1)/N} prod_{i<j} |s_i^2 - s_j^2| D_ij^{-1/2}``
-    (``dlnmc.log_sv_density``), integrated by adaptive quadrature in
-    ``t = log s`` for ``width <= 2``.
-
-    Returns
-    -------
-    ndarray, shape (width,)
-        ``E[s_1] >= ... >= E[s_d]``.
+    ``E[s_1] >= ... >= E[s_d]`` over ``R``, ``width <= 2``, shape ``(width,)``: the
+    means of :func:`dlnmc.sv_law.sv_law_moments` (the project's one quadrature).
     """
-    from scipy import integrate
+    from dlnmc.sv_law import sv_law_moments
 
-    from dlnmc.entropy import log_sv_density
-
-    if width > 2:
-        raise ValueError(f"quadrature reference needs width <= 2, got {width}")
-    # In t = log s the density decays like exp(t / N) as t -> -inf and like
-    # exp(-beta e^{2t} / 2) as t -> +inf: these limits lose less than e^{-60}.
-    lo = -60.0 * depth
-    hi = 0.5 * math.log(240.0 / max(beta, 1e-300))
-    opts = {"epsabs": 0.0, "epsrel": 1e-10, "limit": 200}
-    if width == 1:
-        shift = float(log_sv_density([1.0], depth, beta))
-
-        def f(t: float, k: int) -> float:
-            s = math.exp(t)
-            return math.exp(float(log_sv_density([s], depth, beta)) - shift + t) * s**k
-
-        z = integrate.quad(f, lo, hi, args=(0,), **opts)[0]
-        return np.array([integrate.quad(f, lo, hi, args=(1,), **opts)[0] / z])
-
-    # Ordered pair s_1 = e^{t}, s_2 = e^{t-u}, u > 0: the kink of |s_1^2 - s_2^2| at
-    # the diagonal becomes the boundary u = 0, and the integrand is smooth inside,
-    # so a composite Gauss-Legendre rule (unit panels, 8 nodes) is accurate to ~1e-12.
-    t, wt = _composite_gauss(lo, hi)
-    u, wu = _composite_gauss(0.0, -lo)
-    T, Uu = np.meshgrid(t, u, indexing="ij")
-    S = np.stack([np.exp(T), np.exp(T - Uu)], axis=-1)
-    logp = log_sv_density(S, depth, beta) + 2.0 * T - Uu  # Jacobian ds1 ds2 = s1 s2 dt du
-    w = np.exp(logp - logp.max()) * wt[:, None] * wu[None, :]
-    z = w.sum()
-    return np.array([(w * S[..., 0]).sum() / z, (w * S[..., 1]).sum() / z])
-
-
-def _composite_gauss(a: float, b: float, nodes: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of Gauss-Legendre on unit-width panels covering [a, b]."""
-    x, w = np.polynomial.legendre.leggauss(nodes)
-    n_panels = max(1, math.ceil(b - a))
-    edges = np.linspace(a, b, n_panels + 1)
-    half = 0.5 * np.diff(edges)
-    mid = 0.5 * (edges[1:] + edges[:-1])
-    return (mid[:, None] + half[:, None] * x).ravel(), (half[:, None] * w).ravel()
+    return sv_law_moments(width, depth, beta).mean.copy()  # copy: the law is cached
 
 
 def _sv_check(
@@ -494,10 +447,11 @@ def _sv_check(
 ) -> xr.Dataset:
     """Means (and 10%/90% quantiles) of the singular values with ArviZ MCSE against the law.
 
-    The closed form is :func:`sv_law_means` for the means over ``R`` (as always),
-    and :func:`dlnmc.sv_quadrature.sv_law_field` otherwise (other fields, quantiles).
+    The closed form is :func:`dlnmc.sv_law.sv_law_moments` (means and quantiles).
     """
     import arviz
+
+    from dlnmc.sv_law import sv_law_moments
 
     def per_sv(result) -> np.ndarray:
         return np.asarray(getattr(result, "dataset", result)["singular_values"])
@@ -507,20 +461,15 @@ def _sv_check(
     se = [per_sv(arviz.mcse(tree, var_names=["singular_values"]))]
     rhat = per_sv(arviz.rhat(tree, var_names=["singular_values"]))
     stats = [f"mean_s{i + 1}" for i in range(width)]
-    if field == "real" and not quantiles:
-        cf = [sv_law_means(width, depth, beta)]
-    else:
-        from dlnmc.sv_quadrature import sv_law_field
-
-        law = sv_law_field(width, depth, beta, field, (0.1, 0.9))
-        cf = [sv_law_means(width, depth, beta) if field == "real" else law.mean]
-        if quantiles:
-            for k, p in enumerate(law.probs):
-                est.append(sv.quantile(p, dim=("chain", "draw")).values)
-                mc = arviz.mcse(tree, var_names=["singular_values"], method="quantile", prob=p)
-                se.append(per_sv(mc))
-                cf.append(law.quantiles[k])
-                stats += [f"q{round(100 * p)}_s{i + 1}" for i in range(width)]
+    law = sv_law_moments(width, depth, beta, field, (0.1, 0.9))
+    cf = [law.mean]
+    if quantiles:
+        for k, p in enumerate(law.probs):
+            est.append(sv.quantile(p, dim=("chain", "draw")).values)
+            mc = arviz.mcse(tree, var_names=["singular_values"], method="quantile", prob=p)
+            se.append(per_sv(mc))
+            cf.append(law.quantiles[k])
+            stats += [f"q{round(100 * p)}_s{i + 1}" for i in range(width)]
     n_blocks = len(est)
     return cell_dataset(
         stats,
@@ -541,7 +490,7 @@ def run_balanced(
 
     With ``field`` (MATH.md section 8) the sampler runs over ``C`` or ``H`` and the
     law is the one of :func:`dlnmc.entropy_fields.log_sv_density_field`, integrated by
-    :func:`dlnmc.sv_quadrature.sv_law_field`; ``quantiles = true`` adds the 10% and
+    :func:`dlnmc.sv_law.sv_law_moments`; ``quantiles = true`` adds the 10% and
     90% quantiles of each singular value.
     """
     from dlnmc.balanced import sample_balanced
