@@ -156,3 +156,19 @@ __all__ = [
     "svd_field",
     "tangent_basis",
 ]
+
+# Balanced-manifold sampling over C and H (issue 7; docs/fields.md section 7).
+from dlnmc.constraint_fields import FieldBalancedConstraint
+from dlnmc.energy_fields import FieldQuadraticEnergy
+from dlnmc.samplers.fields import FieldHMC, FieldRWM
+from dlnmc.sv_quadrature import SVLaw, sv_law_field, sv_marginal_density_field
+
+__all__ += [
+    "FieldBalancedConstraint",
+    "FieldHMC",
+    "FieldQuadraticEnergy",
+    "FieldRWM",
+    "SVLaw",
+    "sv_law_field",
+    "sv_marginal_density_field",
+]

@@ -22,6 +22,7 @@ from dlnmc._validation import check_depth, check_width
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
 from dlnmc.ensemble import build_tree
 from dlnmc.entropy import entropy_sv
+from dlnmc.fields import check_field, to_components
 from dlnmc.network import balanced_factorization, balancedness_residual, end_to_end
 from dlnmc.samplers import SAMPLERS
 
@@ -120,6 +121,7 @@ def sample_balanced(
     energy: Energy | None = None,
     progress: bool = False,
     thin: int = 1,
+    field: str = "real",
     **settings: Any,
 ) -> xr.DataTree:
     """Sample ``M`` with density ``exp(-beta E(phi(W)))`` against its Hausdorff measure.
@@ -150,6 +152,15 @@ def sample_balanced(
         Show a tqdm progress bar.
     thin : int
         Keep every ``thin``-th transition.
+    field : {"real", "complex", "quaternion"}
+        The field ``F`` of MATH.md section 8. Over ``C`` and ``H`` the target is
+        ``exp(-beta E(phi(W)))`` against the Hausdorff measure of ``M_b`` for the
+        real inner product (:mod:`dlnmc.balanced_fields`); ``target`` is then in
+        the storage of :mod:`dlnmc.fields` (complex ``d x d``, or ``chi`` of a
+        quaternionic matrix, ``2d x 2d``), a custom ``energy`` takes stored ``X``
+        and returns the gradient for the real inner product, and the posterior
+        stores real components (see Returns). ``"real"`` is the default and gives
+        the same draws as before ``field`` existed.
     **settings
         Passed to the sampler (``step_size``, ``n_leapfrog``, ``jitter``,
         ``trajectory_length``, ``max_leapfrog``, ``target_accept``,
@@ -167,7 +178,17 @@ def sample_balanced(
         ``projection_iterations``, ``projection_failures``,
         ``reverse_check_failures``, ``det_flip`` (per stored transition),
         ``constraint_residual`` (``max |F(W)|`` of the stored draw).
-        Root attributes: width, depth, beta, seed, sampler, settings (JSON), ...
+        Root attributes: width, depth, beta, seed, sampler, settings (JSON), field, ...
+
+        Over ``C`` and ``H`` (``b = 2, 4``) the layout is the same except that
+        matrices are stored as real components along a last dimension
+        ``component`` (coordinates ``re, i`` or ``re, i, j, k``; ``q = q0 + q1 i +
+        q2 j + q3 k``): ``W (chain, draw, layer, row, col, component)``,
+        ``X (..., row, col, component)``, ``trace_X (..., component)``;
+        ``singular_values`` holds the ``d`` singular values over ``F`` (each once for
+        ``H``), ``entropy`` is ``S_b`` (:func:`dlnmc.entropy_fields.entropy_sv_field`),
+        ``energy`` is ``|X - Y|^2 / 2`` in the real inner product, and
+        ``constraint_residual`` is the largest real component of ``F(W)``.
     """
     d = check_width(width)
     N = check_depth(depth)
@@ -185,19 +206,34 @@ def sample_balanced(
         raise TypeError(f"sampler must be a str, one of {sorted(SAMPLERS)}, got {sampler!r}")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-    en = as_energy(energy, target)
-    Y = getattr(en, "target", None)
-    if Y is not None and Y.shape != (d, d):
-        raise ValueError(f"target must have shape ({d}, {d}), got {Y.shape}")
+    field = check_field(field)
+    if field != "real":
+        from dlnmc import balanced_fields as bf
+
+        en = bf.field_energy(energy, target, field)
+        Y = en.target if isinstance(en, bf.FieldQuadraticEnergy) else None
+        if Y is not None and Y.shape != (bf.rep_size(d, field),) * 2:
+            n = bf.rep_size(d, field)
+            raise ValueError(f"target must have shape ({n}, {n}) over {field!r}, got {Y.shape}")
+    else:
+        en = as_energy(energy, target)
+        Y = getattr(en, "target", None)
+        if Y is not None and Y.shape != (d, d):
+            raise ValueError(f"target must have shape ({d}, {d}), got {Y.shape}")
 
     blas_threads = settings.pop("blas_threads", 1)
     _check_settings(sampler, settings)
     rng = np.random.default_rng(seed)
-    smp = SAMPLERS[sampler](d, N, en, beta, **settings)
-    state = smp.init(initial_points(d, N, n_chains, rng, en), rng)
+    if field == "real":
+        smp = SAMPLERS[sampler](d, N, en, beta, **settings)
+        W0 = initial_points(d, N, n_chains, rng, en)
+    else:
+        smp = bf.FIELD_SAMPLERS[sampler](d, N, en, beta, field=field, **settings)
+        W0 = bf.initial_points_field(d, N, n_chains, rng, en, field)
+    state = smp.init(W0, rng)
 
     total = n_warmup + n_draws * thin
-    W_out = np.empty((n_draws, n_chains, N, d, d))
+    W_out = np.empty((n_draws, n_chains, *state.W.shape[1:]))
     E_out = np.empty((n_draws, n_chains))
     stats_out: dict[str, list] = {k: [] for k in smp.stat_names}
     bar = None
@@ -228,19 +264,6 @@ def sample_balanced(
         bar.close()
 
     W_out = np.ascontiguousarray(np.swapaxes(W_out, 0, 1))  # (chain, draw, N, d, d)
-    X = end_to_end(W_out)
-    s = balanced_singular_values(W_out)
-    posterior = {
-        "W": W_out,
-        "X": X,
-        "singular_values": s,
-        "entropy": entropy_sv(s, N) if d * N > 0 else np.zeros(s.shape[:2]),
-        "energy": np.swapaxes(E_out, 0, 1),
-        "trace_X": np.trace(X, axis1=-2, axis2=-1),
-    }
-    sample_stats = {name: np.swapaxes(np.asarray(v), 0, 1) for name, v in stats_out.items()}
-    res = balancedness_residual(W_out) if N > 1 else np.zeros((*W_out.shape[:2], 1, 1, 1))
-    sample_stats["constraint_residual"] = np.abs(res).max(axis=(-3, -2, -1))
     attrs = {
         "width": d,
         "depth": N,
@@ -251,6 +274,25 @@ def sample_balanced(
         "thin": thin,
         "settings": json.dumps(smp.settings()),
         "energy": repr(en) if not isinstance(en, QuadraticEnergy) else "|X - Y|_F^2 / 2",
-        "target": None if Y is None else json.dumps(np.asarray(Y).tolist()),
+        # over C and H: the target's real components (d, d, b) (JSON has no complex)
+        "target": None
+        if Y is None
+        else json.dumps((np.asarray(Y) if field == "real" else to_components(Y, field)).tolist()),
+        "field": field,
     }
+    sample_stats = {name: np.swapaxes(np.asarray(v), 0, 1) for name, v in stats_out.items()}
+    if field != "real":
+        return bf.field_tree(W_out, np.swapaxes(E_out, 0, 1), sample_stats, attrs, field)
+    X = end_to_end(W_out)
+    s = balanced_singular_values(W_out)
+    posterior = {
+        "W": W_out,
+        "X": X,
+        "singular_values": s,
+        "entropy": entropy_sv(s, N) if d * N > 0 else np.zeros(s.shape[:2]),
+        "energy": np.swapaxes(E_out, 0, 1),
+        "trace_X": np.trace(X, axis1=-2, axis2=-1),
+    }
+    res = balancedness_residual(W_out) if N > 1 else np.zeros((*W_out.shape[:2], 1, 1, 1))
+    sample_stats["constraint_residual"] = np.abs(res).max(axis=(-3, -2, -1))
     return build_tree(posterior, sample_stats, attrs=attrs)

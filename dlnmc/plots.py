@@ -36,6 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_width
 from dlnmc.entropy import log_D_pairs, log_sv_density
+from dlnmc.fields import dyson_index
 
 __all__ = [
     "ReferenceSample",
@@ -336,6 +337,7 @@ def plot_sv_histograms(
     bins: int = 60,
     title: str | None = None,
     seed: int = 0,
+    field: str = "real",
 ) -> Path:
     """Histogram each singular value of an ensemble against the law of MATH.md section 6.
 
@@ -358,12 +360,21 @@ def plot_sv_histograms(
         Figure title; by default it names the sampler from ``tree.attrs``.
     seed : int
         Seed of a generated reference sample.
+    field : {"real", "complex", "quaternion"}
+        The field of the ensemble (MATH.md section 8): over ``C`` and ``H`` the
+        closed-form curve is :func:`dlnmc.sv_quadrature.sv_marginal_density_field`
+        (``Y = 0``, ``d <= 2`` only; otherwise give ``reference``).
 
     Returns
     -------
     pathlib.Path
     """
     plt = _pyplot()
+    if field != "real":
+        return _plot_sv_histograms_field(
+            tree, path, depth=depth, beta=beta, target=target, reference=reference, bins=bins,
+            title=title, seed=seed, field=field,
+        )  # fmt: skip
     N, beta = check_depth(depth), _check_beta(beta)
     try:
         sv = tree["posterior"]["singular_values"]
@@ -433,6 +444,63 @@ def plot_sv_histograms(
         title
         or f"Singular values of X = W_N⋯W_1 on the balanced manifold: d={d}, N={N}, β={beta:g}, "
         f"E = |X − Y|²/2, {tgt}\nsource: {sampler}",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return _save(fig, path)
+
+
+def _plot_sv_histograms_field(
+    tree, path, *, depth, beta, target, reference, bins, title, seed, field
+):
+    """:func:`plot_sv_histograms` over ``C`` or ``H``: the closed form of MATH.md section 8."""
+    from dlnmc import sv_quadrature as q
+
+    sv = tree["posterior"]["singular_values"]
+    d = sv.shape[-1]
+    if (target is not None or d > 2) and reference is None:
+        raise ValueError(
+            f"field {field!r}: the closed-form curve needs Y = 0 and width <= 2; give reference"
+        )
+    if reference is not None:
+        return plot_sv_histograms(
+            tree, path, depth=depth, beta=beta, target=target, reference=reference, bins=bins,
+            title=title, seed=seed,
+        )  # fmt: skip
+    plt = _pyplot()
+    N, beta = check_depth(depth), _check_beta(beta)
+    s = -np.sort(-sv.values.reshape(-1, d), axis=-1)
+    from dlnmc.ensemble import diagnostics
+
+    mcse = diagnostics(tree, var_names=["singular_values"])["singular_values"]
+    mcse = mcse.sel(diagnostic="mcse_mean").values
+    means_cf = q.sv_law_field(d, N, beta, field).mean
+    fig, axes = plt.subplots(1, d, figsize=(4.6 * d, 3.8), squeeze=False)
+    sampler = tree.attrs.get("sampler", "ensemble")
+    for i, ax in enumerate(axes.flat):
+        data = s[:, i]
+        hi = np.quantile(data, 0.995)
+        edges = np.linspace(0.0, hi, bins + 1)
+        ax.hist(
+            data, bins=edges, density=True, color="tab:blue", alpha=0.45,
+            label=f"Monte Carlo: {sampler} ({len(data):,} draws)",
+        )  # fmt: skip
+        grid = np.linspace(hi / 2000, hi, 400)
+        dens = q.sv_marginal_density_field(grid, width=d, depth=N, beta=beta, field=field)[i]
+        ax.plot(grid, dens, color="black", lw=1.8, label="closed form (MATH.md §8, quadrature)")
+        z = (data.mean() - means_cf[i]) / mcse[i]
+        text = f"MC mean {data.mean():.4f} ± {mcse[i]:.4f} (MCSE)"
+        text += f"\nclosed form {means_cf[i]:.4f}, z = {z:+.2f}"
+        ax.text(0.97, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        ax.set_xlim(0, hi)
+        ax.set_xlabel(f"$s_{i + 1}$ ({_ordinal(i + 1)} largest singular value of $X$)")
+        ax.set_ylabel("probability density (per unit $s$)")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle(
+        title
+        or f"Singular values of X over {field} (b = {dyson_index(field)}) on the balanced "
+        f"manifold: d={d}, N={N}, β={beta:g}, Y = 0\nsource: {sampler}",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.07, 1, 1))

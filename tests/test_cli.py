@@ -66,7 +66,8 @@ def test_missing_study_file(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert err.strip().splitlines() == [
         "dlnmc: error: study file not found: no_such_study.toml; "
-        "shipped studies: entropy_depth, mici_comparison, orbit_volumes, orbit_volumes_fields, "
+        "shipped studies: balanced_fields, entropy_depth, mici_comparison, orbit_volumes, "
+        "orbit_volumes_fields, "
         "quickstart, sv_law"
     ]
     code, _, err = run_main(["run", "quickstrat"], capsys)
@@ -108,6 +109,7 @@ def test_list_and_version(capsys):
     assert code == 0
     names = [line.split()[0] for line in out.strip().splitlines()]
     assert names == [
+        "balanced_fields",
         "entropy_depth",
         "mici_comparison",
         "orbit_volumes",

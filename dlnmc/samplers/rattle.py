@@ -66,7 +66,7 @@ class _ManifoldSampler:
         projection: str = "auto",
         step_size_pooling: str = "median",
     ) -> None:
-        self.constraint = BalancedConstraint(
+        self.constraint = self._make_constraint(
             width, depth, tol=projection_tol, max_iter=max_newton, mode=projection
         )
         self.energy = energy
@@ -82,8 +82,23 @@ class _ManifoldSampler:
         if target_accept is not None:
             self.target_accept = float(target_accept)
 
+    def _make_constraint(self, width: int, depth: int, **kwargs: Any) -> BalancedConstraint:
+        """The constraint object (a hook: samplers over other fields override it)."""
+        return BalancedConstraint(width, depth, **kwargs)
+
+    def potential(self, W: NDArray[np.float64]):
+        """``X``, ``E(X)`` and the gradient of ``beta E(phi(W))`` (a hook, as above)."""
+        return potential_and_grad(W, self.energy, self.beta)
+
+    def end_to_end(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``X = phi(W)`` without the gradient (a hook, as above)."""
+        X = W[:, 0]
+        for p in range(1, W.shape[1]):
+            X = W[:, p] @ X
+        return X
+
     def refresh(self, W: NDArray[np.float64], step_size, adapt=None) -> ChainState:
-        X, E, grad = potential_and_grad(W, self.energy, self.beta)
+        X, E, grad = self.potential(W)
         return ChainState(W, X, E, grad, self.constraint.factor(W), step_size, adapt)
 
     def init(self, W: NDArray[np.float64], rng: np.random.Generator) -> ChainState:
@@ -249,7 +264,7 @@ class ConstrainedHMC(_ManifoldSampler):
         back = rev.converged & self._returned(rev.W, W)
         rev_fail = ok & ~back
         ok &= back
-        X1, E1, g1 = potential_and_grad(W1, self.energy, self.beta)
+        X1, E1, g1 = self.potential(W1)
         P1 = c.project_tangent(W1, V1 - 0.5 * hb * g1, fac1)
         return W1, P1, g1, fac1, X1, E1, ok, fwd.iterations, proj_fail, rev_fail
 

@@ -55,9 +55,7 @@ class ConstrainedRWM(_ManifoldSampler):
 
     def refresh(self, W, step_size, adapt=None) -> ChainState:
         # RWM needs no gradient: X and E only.
-        X = W[:, 0]
-        for p in range(1, W.shape[1]):
-            X = W[:, p] @ X
+        X = self.end_to_end(W)
         return ChainState(
             W, X, self.energy.value(X), None, self.constraint.factor(W), step_size, adapt
         )
@@ -80,9 +78,7 @@ class ConstrainedRWM(_ManifoldSampler):
         ok = rev.converged & self._returned(rev.W, W)
         rev_fail = alive & ~ok
         alive &= ok
-        X1 = W1[:, 0]
-        for p in range(1, W1.shape[1]):
-            X1 = W1[:, p] @ X1
+        X1 = self.end_to_end(W1)
         E1 = self.energy.value(X1)
         with np.errstate(over="ignore", invalid="ignore"):
             log_accept = -self.beta * (E1 - state.E) - (

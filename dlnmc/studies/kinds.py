@@ -15,8 +15,10 @@ entropy_sweep
 orbit_volume
     Monte Carlo orbit volume by the chart route (``dlnmc.estimate_orbit_volume``).
 balanced
-    Sampling of the balanced manifold (``dlnmc.sample_balanced``); means of the
-    singular values against the closed-form law of MATH.md section 6.
+    Sampling of the balanced manifold (``dlnmc.sample_balanced``); means (and
+    optionally 10%/90% quantiles) of the singular values against the
+    closed-form law of MATH.md section 6, or section 8 with the optional grid
+    key ``field`` (``dlnmc.sv_quadrature.sv_law_field``).
 mici_comparison
     The same singular-value check with mici's constrained HMC as the sampler
     (needs the ``bench`` extra).
@@ -125,7 +127,9 @@ class Kind:
     run : callable
         ``run(params, settings, seed_sequence, progress=False) -> Dataset or
         (Dataset, DataTree)``; ``progress`` asks for a per-cell progress bar.
-    grid : mapping of grid key to default values (``None``: required)
+    grid : mapping of grid key to default values (``None``: required; ``()``: optional,
+        left out of the cell parameters when the study does not give it, so adding
+        an optional key to a kind leaves the seeds and labels of existing cells alone)
     settings : mapping of setting name to :class:`Setting`
     requires : (module, hint) pairs; each module must be importable (checked at
         validation, before anything runs), else the hint says how to get it
@@ -146,6 +150,8 @@ class Kind:
             if key not in grid:
                 if self.grid[key] is None:
                     raise StudyError(f"missing required key {key!r} in [{where}]")
+                if self.grid[key] == ():
+                    continue
                 out[key] = list(self.grid[key])
                 continue
             values = grid[key]
@@ -441,18 +447,50 @@ def _composite_gauss(a: float, b: float, nodes: int = 8) -> tuple[np.ndarray, np
     return (mid[:, None] + half[:, None] * x).ravel(), (half[:, None] * w).ravel()
 
 
-def _sv_check(tree: xr.DataTree, width: int, depth: int, beta: float) -> xr.Dataset:
+def _sv_check(
+    tree: xr.DataTree,
+    width: int,
+    depth: int,
+    beta: float,
+    field: str = "real",
+    quantiles: bool = False,
+) -> xr.Dataset:
+    """Means (and 10%/90% quantiles) of the singular values with ArviZ MCSE against the law.
+
+    The closed form is :func:`sv_law_means` for the means over ``R`` (as always),
+    and :func:`dlnmc.sv_quadrature.sv_law_field` otherwise (other fields, quantiles).
+    """
     import arviz
 
+    def per_sv(result) -> np.ndarray:
+        return np.asarray(getattr(result, "dataset", result)["singular_values"])
+
     sv = tree["posterior"]["singular_values"]
-    mean = sv.mean(("chain", "draw")).values
-    mcse = arviz.mcse(tree, var_names=["singular_values"])
-    mcse = np.asarray(getattr(mcse, "dataset", mcse)["singular_values"])
-    rhat = arviz.rhat(tree, var_names=["singular_values"])
-    rhat = np.asarray(getattr(rhat, "dataset", rhat)["singular_values"])
+    est = [sv.mean(("chain", "draw")).values]
+    se = [per_sv(arviz.mcse(tree, var_names=["singular_values"]))]
+    rhat = per_sv(arviz.rhat(tree, var_names=["singular_values"]))
     stats = [f"mean_s{i + 1}" for i in range(width)]
+    if field == "real" and not quantiles:
+        cf = [sv_law_means(width, depth, beta)]
+    else:
+        from dlnmc.sv_quadrature import sv_law_field
+
+        law = sv_law_field(width, depth, beta, field, (0.1, 0.9))
+        cf = [sv_law_means(width, depth, beta) if field == "real" else law.mean]
+        if quantiles:
+            for k, p in enumerate(law.probs):
+                est.append(sv.quantile(p, dim=("chain", "draw")).values)
+                mc = arviz.mcse(tree, var_names=["singular_values"], method="quantile", prob=p)
+                se.append(per_sv(mc))
+                cf.append(law.quantiles[k])
+                stats += [f"q{round(100 * p)}_s{i + 1}" for i in range(width)]
+    n_blocks = len(est)
     return cell_dataset(
-        stats, mean, mcse, sv_law_means(width, depth, beta), {"rhat": (("statistic",), rhat)}
+        stats,
+        np.concatenate(est),
+        np.concatenate(se),
+        np.concatenate(cf),
+        {"rhat": (("statistic",), np.tile(rhat, n_blocks))},
     )
 
 
@@ -462,10 +500,17 @@ def run_balanced(
     ss: np.random.SeedSequence,
     progress: bool = False,
 ) -> tuple[xr.Dataset, xr.DataTree]:
-    """Sample the balanced manifold; compare mean singular values with the closed-form law."""
+    """Sample the balanced manifold; compare mean singular values with the closed-form law.
+
+    With ``field`` (MATH.md section 8) the sampler runs over ``C`` or ``H`` and the
+    law is the one of :func:`dlnmc.entropy_fields.log_sv_density_field`, integrated by
+    :func:`dlnmc.sv_quadrature.sv_law_field`; ``quantiles = true`` adds the 10% and
+    90% quantiles of each singular value.
+    """
     from dlnmc.balanced import sample_balanced
 
     d, N, beta = params["width"], params["depth"], params["beta"]
+    field = params.get("field", "real")
     target = params.get("target", 0.0)
     kwargs = {k: settings[k] for k in ("sampler", "n_warmup") if k in settings}
     tree = sample_balanced(
@@ -478,8 +523,9 @@ def run_balanced(
         target=None if target == 0.0 else target * np.eye(d),
         progress=progress,
         **kwargs,
+        **({} if field == "real" else {"field": field}),
     )
-    return _sv_check(tree, d, N, beta), tree
+    return _sv_check(tree, d, N, beta, field, settings.get("quantiles", False)), tree
 
 
 def _check_sv_law(part: Part) -> None:
@@ -510,10 +556,11 @@ register_kind(
         "balanced",
         "balanced-manifold sampling: mean singular values against the closed-form law",
         run_balanced,
-        {"width": None, "depth": None, "beta": [1.0], "target": [0.0]},
+        {"width": None, "depth": None, "beta": [1.0], "target": [0.0], "field": ()},
         {
             **_BALANCED_SETTINGS,
             "sampler": Setting(_choice("hmc", "rwm"), "hmc", "constrained HMC or random walk"),
+            "quantiles": Setting(_bool, None, "also compare 10%/90% quantiles (default false)"),
         },
         requires=(("dlnmc.balanced", "not in this dlnmc build (issue 4: balanced sampling)"),),
         extra_check=_check_sv_law,

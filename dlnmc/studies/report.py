@@ -190,6 +190,7 @@ def plot_result(tree: xr.DataTree, result_path: str | Path) -> list[Path]:
                     Path(f"{stem}_{part}_{label}_sv_histograms.png"),
                     depth=int(depth),
                     beta=float(beta),
+                    field=str(ens.attrs.get("field", "real")),
                 )
     p = Path(f"{stem}_z_scores.png")
     try:

@@ -1,0 +1,285 @@
+"""Balanced-manifold sampling over C and H (issue 7; MATH.md section 8).
+
+Acceptance: for b = 2, 4, d = 2, N = 3, beta = 1, Y = 0, constrained HMC on
+M_b gives means and 10%/90% quantiles of both singular values that agree with
+quadrature of the closed-form law (log_sv_density_field) within 4.5 ArviZ
+MCSE; every draw has constraint residual < 1e-10 and R-hat <= 1.01. The same
+comparison against the wrong field's law must fail (|z| > 4.5).
+"""
+
+import json
+
+import arviz as az
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.integrate import simpson
+
+from dlnmc.balanced import sample_balanced
+from dlnmc.constraint_fields import FieldBalancedConstraint, pack, unpack
+from dlnmc.energy_fields import FieldQuadraticEnergy
+from dlnmc.entropy_fields import entropy_sv_field
+from dlnmc.fields import check_field_matrix, gaussian_matrix, inner, singular_values_field
+from dlnmc.network_fields import (
+    balanced_dimension_field,
+    balanced_factorization_field,
+    phi_field,
+    tangent_basis_field,
+)
+from dlnmc.samplers.fields import potential_and_grad_field
+from dlnmc.studies.kinds import sv_law_means
+from dlnmc.sv_quadrature import sv_law_field, sv_marginal_density_field
+
+Z_MAX = 4.5  # fixed in advance
+PROBS = (0.1, 0.9)
+FIELDS = ("complex", "quaternion")
+
+
+@pytest.fixture(scope="module", params=FIELDS)
+def hmc(request):
+    field = request.param
+    seed = {"complex": 2026, "quaternion": 2027}[field]
+    tree = sample_balanced(
+        2, 3, beta=1.0, n_draws=500, n_chains=16, n_warmup=200, seed=seed, field=field
+    )
+    return field, tree
+
+
+def _z_scores(tree, law):
+    """z of the means and the PROBS quantiles of both singular values against ``law``."""
+    s = tree.posterior["singular_values"]
+    out = {}
+    mcse = az.mcse(tree, var_names=["singular_values"])["singular_values"].values
+    out["mean"] = (s.mean(("chain", "draw")).values - law.mean) / mcse
+    for k, p in enumerate(PROBS):
+        q = s.quantile(p, dim=("chain", "draw")).values
+        se = az.mcse(tree, var_names=["singular_values"], method="quantile", prob=p)
+        out[f"q{p}"] = (q - law.quantiles[k]) / se["singular_values"].values
+    return out
+
+
+def test_hmc_matches_singular_value_law(hmc):
+    field, tree = hmc
+    z = _z_scores(tree, sv_law_field(2, 3, 1.0, field, PROBS))
+    print(field, {k: np.round(v, 2).tolist() for k, v in z.items()})
+    for key, value in z.items():
+        assert np.all(np.abs(value) < Z_MAX), (field, key, value)
+
+
+def test_wrong_field_law_is_rejected(hmc):
+    # The check can fail: complex draws against the real law, quaternionic draws
+    # against the complex law.
+    field, tree = hmc
+    wrong = {"complex": "real", "quaternion": "complex"}[field]
+    z = _z_scores(tree, sv_law_field(2, 3, 1.0, wrong, PROBS))
+    print(field, "vs", wrong, {k: np.round(v, 1).tolist() for k, v in z.items()})
+    assert max(np.abs(v).max() for v in z.values()) > Z_MAX
+    # A factor 2 in the energy (Re tr(chi^* chi) / 2 without the 1/2 for H, i.e.
+    # beta doubled) is rejected too.
+    z = _z_scores(tree, sv_law_field(2, 3, 2.0, field, PROBS))
+    print(field, "vs beta = 2", {k: np.round(v, 1).tolist() for k, v in z.items()})
+    assert max(np.abs(v).max() for v in z.values()) > Z_MAX
+
+
+def test_constraint_rhat_and_layout(hmc):
+    field, tree = hmc
+    b = {"complex": 2, "quaternion": 4}[field]
+    stats, post = tree.sample_stats, tree.posterior
+    assert float(stats["constraint_residual"].max()) < 1e-10
+    rhat = az.rhat(tree, var_names=["singular_values"])["singular_values"].values
+    assert np.all(rhat <= 1.01), rhat
+    assert post["W"].dims == ("chain", "draw", "layer", "row", "col", "component")
+    assert post["W"].shape == (16, 500, 3, 2, 2, b)
+    assert post["X"].dims == ("chain", "draw", "row", "col", "component")
+    assert post["trace_X"].dims == ("chain", "draw", "component")
+    assert post["singular_values"].shape == (16, 500, 2)
+    assert list(post["component"].values) == ["re", "i", "j", "k"][:b]
+    assert tree.attrs["field"] == field and json.loads(tree.attrs["settings"])["field"] == field
+    # Derived variables agree with the stored W, recomputed independently.
+    from dlnmc.fields import from_components
+
+    W = from_components(post["W"].values[:2, :50], field)
+    X = phi_field(W, field)
+    np.testing.assert_allclose(from_components(post["X"].values[:2, :50], field), X, atol=1e-12)
+    s = singular_values_field(X, field)
+    np.testing.assert_allclose(post["singular_values"].values[:2, :50], s, rtol=1e-9)
+    np.testing.assert_allclose(
+        post["entropy"].values[:2, :50], entropy_sv_field(s, 3, field), rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        post["energy"].values[:2, :50], 0.5 * (post["X"].values[:2, :50] ** 2).sum((-3, -2, -1))
+    )
+    assert np.all(stats["acceptance_rate"].mean() > 0.5)
+
+
+def test_tangent_projection_matches_tangent_basis_field():
+    rng = np.random.default_rng(5)
+    for field in FIELDS:
+        for d, N in [(2, 3), (2, 2), (3, 2), (1, 4)]:
+            c = FieldBalancedConstraint(d, N, field)
+            W = balanced_factorization_field(gaussian_matrix(d, field, 4, rng), N, field, rng=rng)
+            fac = c.factor(pack(W, field))
+            T = tangent_basis_field(W, field)
+            assert T.shape[-1] == balanced_dimension_field(d, N, field)
+            err = np.abs(fac.tangent_proj - T @ np.swapaxes(T, -1, -2)).max()
+            assert err < 1e-10, (field, d, N, err)
+
+
+def test_momenta_are_standard_gaussian_on_the_tangent_space():
+    # E|P|^2 = dim M_b for a standard Gaussian in the real inner product; a factor
+    # 2 in the quaternionic inner product would double it.
+    rng = np.random.default_rng(9)
+    n = 4000
+    for field in FIELDS:
+        c = FieldBalancedConstraint(2, 3, field)
+        W = balanced_factorization_field(gaussian_matrix(2, field, n, rng), 3, field, rng=rng)
+        Wc = pack(W, field)
+        P = c.project_tangent(Wc, rng.standard_normal(Wc.shape), c.factor(Wc))
+        sq = np.einsum("cpij,cpij->c", P, P)
+        k = balanced_dimension_field(2, 3, field)
+        z = (sq.mean() - k) / (sq.std(ddof=1) / np.sqrt(n))
+        assert abs(z) < Z_MAX, (field, sq.mean(), k)
+        # and |P|^2 is the real inner product of the stored matrices
+        np.testing.assert_allclose(sq, inner(unpack(P, field), unpack(P, field), field, 3))
+
+
+def test_gradient_is_for_the_real_inner_product():
+    rng = np.random.default_rng(3)
+    for field in FIELDS:
+        Y = gaussian_matrix(2, field, (), rng)
+        en = FieldQuadraticEnergy(field, Y)
+        W = balanced_factorization_field(gaussian_matrix(2, field, 3, rng), 3, field, rng=rng)
+        Wc = pack(W, field)
+        X, E, g = potential_and_grad_field(Wc, en, 1.5, field)
+        np.testing.assert_allclose(E, 0.5 * inner(X - Y, X - Y, field), rtol=1e-13)
+        V = rng.standard_normal(Wc.shape)
+        h = 1e-6
+        fd = (
+            potential_and_grad_field(Wc + h * V, en, 1.5, field)[1]
+            - potential_and_grad_field(Wc - h * V, en, 1.5, field)[1]
+        ) / (2 * h)
+        np.testing.assert_allclose(1.5 * fd, np.einsum("cpij,cpij->c", g, V), rtol=1e-6)
+
+
+def test_projection_keeps_quaternionic_structure_and_converges():
+    rng = np.random.default_rng(4)
+    c = FieldBalancedConstraint(2, 3, "quaternion")
+    W = balanced_factorization_field(gaussian_matrix(2, "quaternion", 6, rng), 3, "quaternion")
+    Wc = pack(W, "quaternion")
+    fac = c.factor(Wc)
+    step = 0.1 * c.project_tangent(Wc, rng.standard_normal(Wc.shape), fac)
+    res = c.project_position(Wc, Wc + step, fac)
+    assert res.converged.all()
+    assert c.residual_norm(res.W).max() < 1e-10
+    check_field_matrix(unpack(res.W, "quaternion"), "quaternion", n_axes=3)  # in image(chi)
+    assert c.residual_norm(Wc + step).min() > 1e-6  # the step did leave M
+
+
+def test_sv_law_field_reduces_to_real_quadrature():
+    for d in (1, 2):
+        for N in (2, 3):
+            law = sv_law_field(d, N, 1.0, "real")
+            # sv_law_means is accurate to ~3e-8 (8-node unit panels); see sv_quadrature.
+            np.testing.assert_allclose(law.mean, sv_law_means(d, N, 1.0), rtol=1e-7)
+    # marginal densities integrate to 1 and reproduce the means
+    law = sv_law_field(2, 3, 1.0, "quaternion")
+    s = np.linspace(1e-6, 10.0, 2001)
+    f = sv_marginal_density_field(s, width=2, depth=3, beta=1.0, field="quaternion")
+    np.testing.assert_allclose(simpson(f, x=s, axis=-1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(simpson(f * s, x=s, axis=-1), law.mean, rtol=1e-6)
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_sv_law_field_at_depth_one_is_ginibre(field):
+    # N = 1: M_b = M_d(F) and the law is that of Gaussian (Ginibre) matrices.
+    rng = np.random.default_rng(17)
+    s = singular_values_field(gaussian_matrix(2, field, (4, 10000), rng), field)
+    tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"sv": (("chain", "draw", "k"), s)})})
+    law = sv_law_field(2, 1, 1.0, field, PROBS)
+    zs = []
+    for est, ref, kw in [
+        (s.mean((0, 1)), law.mean, {}),
+        *[
+            (np.quantile(s, p, axis=(0, 1)), law.quantiles[k], {"method": "quantile", "prob": p})
+            for k, p in enumerate(PROBS)
+        ],
+    ]:
+        se = az.mcse(tree, var_names=["sv"], **kw)["sv"].values
+        zs.append((est - ref) / se)
+    assert np.abs(zs).max() < Z_MAX, zs
+    wrong = sv_law_field(2, 1, 1.0, "real" if field == "complex" else "complex").mean
+    se = az.mcse(tree, var_names=["sv"])["sv"].values
+    assert np.abs((s.mean((0, 1)) - wrong) / se).max() > Z_MAX
+
+
+def test_field_argument_validation():
+    kw = dict(beta=1.0, n_draws=5, n_chains=2, seed=1, n_warmup=2)
+    with pytest.raises(ValueError, match=r"field must be one of.*'octonion'"):
+        sample_balanced(2, 3, field="octonion", **kw)
+    with pytest.raises(ValueError, match="connected"):
+        sample_balanced(2, 3, field="complex", component_moves=True, **kw)
+    with pytest.raises(ValueError, match="dense only"):
+        sample_balanced(2, 3, field="quaternion", projection="block", **kw)
+    with pytest.raises(ValueError, match="target must have shape"):
+        sample_balanced(2, 3, field="quaternion", target=np.eye(2), **kw)
+    with pytest.raises(ValueError, match="exceeds"):
+        FieldBalancedConstraint(6, 4, "quaternion")
+
+
+def test_field_real_is_the_default_path_and_seeds_reproduce():
+    kw = dict(beta=1.0, n_draws=10, n_chains=3, seed=8, n_warmup=5)
+    a = sample_balanced(2, 3, **kw)
+    b = sample_balanced(2, 3, field="real", **kw)
+    np.testing.assert_array_equal(a.posterior["W"].values, b.posterior["W"].values)
+    assert a.posterior["W"].dims == ("chain", "draw", "layer", "row", "col")
+    c1 = sample_balanced(2, 3, field="complex", **kw).posterior["W"].values
+    c2 = sample_balanced(2, 3, field="complex", **kw).posterior["W"].values
+    np.testing.assert_array_equal(c1, c2)
+
+
+def test_rwm_target_and_custom_energy_run(tmp_path):
+    Y = gaussian_matrix(2, "complex", (), 1)
+    tree = sample_balanced(
+        2, 2, beta=1.0, n_draws=20, n_chains=2, seed=3, n_warmup=10, field="complex",
+        sampler="rwm", target=Y,
+    )  # fmt: skip
+    assert float(tree.sample_stats["constraint_residual"].max()) < 1e-10
+    X = tree.posterior["X"].values
+    Yc = np.stack([Y.real, Y.imag], axis=-1)
+    np.testing.assert_allclose(
+        tree.posterior["energy"].values, 0.5 * ((X - Yc) ** 2).sum((-3, -2, -1)), rtol=1e-12
+    )
+    np.testing.assert_allclose(json.loads(tree.attrs["target"]), Yc)
+
+    class Quartic:  # |X|^4 / 4 in the quaternionic real inner product
+        def value(self, X):
+            return 0.25 * inner(X, X, "quaternion") ** 2
+
+        def grad(self, X):
+            return inner(X, X, "quaternion")[..., None, None] * X
+
+    tree = sample_balanced(
+        2, 2, beta=1.0, n_draws=10, n_chains=2, seed=3, n_warmup=5, field="quaternion",
+        energy=Quartic(),
+    )  # fmt: skip
+    tree.to_netcdf(tmp_path / "q.nc", engine="h5netcdf")  # real-valued: storable
+    back = xr.open_datatree(tmp_path / "q.nc", engine="h5netcdf")
+    np.testing.assert_array_equal(back["posterior"]["W"].values, tree.posterior["W"].values)
+
+
+def test_tiny_balanced_fields_study_runs(tmp_path):
+    from dlnmc.studies import load_result, parse_study, run_study
+    from dlnmc.studies.shipped import shipped_studies
+
+    text = shipped_studies()["balanced_fields"][0].read_text()
+    text = text.replace("n_draws = 1000", "n_draws = 30").replace("n_warmup = 300", "n_warmup = 20")
+    text = text.replace("n_chains = 8", "n_chains = 2")
+    tree = run_study(parse_study(text), tmp_path / "bf.nc", progress=False)
+    ds = tree["results/balanced"].to_dataset()
+    assert list(ds["field"].values) == ["real", "complex", "quaternion"]
+    assert "q90_s2" in ds["statistic"].values
+    cf = ds["closed_form"].sel(statistic="mean_s1").values.ravel()
+    np.testing.assert_allclose(cf, [sv_law_field(2, 3, 1.0, f).mean[0] for f in ds["field"].values])
+    assert np.isfinite(ds["z_score"].values).all()
+    ens = load_result(tmp_path / "bf.nc")["ensembles/balanced"]
+    assert any("quaternion" in k for k in ens.children)
