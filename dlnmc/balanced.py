@@ -163,8 +163,9 @@ def sample_balanced(
         the same draws as before ``field`` existed.
     **settings
         Passed to the sampler (``step_size``, ``n_leapfrog``, ``jitter``,
-        ``target_accept``, ``component_moves``, ``projection_tol``,
-        ``projection``), except ``blas_threads`` (default 1: BLAS threads used
+        ``trajectory_length``, ``max_leapfrog``, ``target_accept``,
+        ``component_moves``, ``projection_tol``, ``projection``,
+        ``step_size_pooling``), except ``blas_threads`` (default 1: BLAS threads used
         while sampling).
 
     Returns

@@ -54,6 +54,50 @@ def test_rwm_d2_n3_matches_quadrature():
     _check_law_d2_n3(tree)
 
 
+def test_hmc_trajectory_length_matches_quadrature():
+    # Per-chain step sizes with a fixed integration time: chains take different
+    # numbers of leapfrog steps, and the ones that finished early must keep their
+    # final momentum while the others move (else H1 and the acceptance are wrong).
+    tree = sample_balanced(
+        2, 3, beta=1.0, n_draws=700, n_chains=16, seed=20261201, n_warmup=200,
+        trajectory_length=1.0, step_size_pooling="per-chain",
+    )  # fmt: skip
+    h = tree.sample_stats["step_size"].values.mean(axis=1)
+    assert h.max() / h.min() > 1.1  # the chains really do run different step counts
+    _check_law_d2_n3(tree)
+
+
+def test_chain_that_finishes_early_is_unaffected_by_the_others():
+    # Chain 1 takes 2 leapfrog steps; in batch A chain 0 takes 10, so chain 1
+    # idles for 8 steps. Its result must equal batch B, where nobody idles (the
+    # random numbers of chain 1 are the same in both batches).
+    hmc = ConstrainedHMC(
+        2, 3, QuadraticEnergy(), 1.0, trajectory_length=0.6, jitter=0.0, component_moves=False
+    )
+    rng = np.random.default_rng(3)
+    W = initial_points(2, 3, 2, rng, hmc.energy)
+    out = {}
+    for name, W0, h in [("A", W, [0.05, 0.3]), ("B", W[[1, 1]], [0.3, 0.3])]:
+        state = hmc.init(W0, rng)
+        hmc.end_warmup(state)
+        state.step_size = np.array(h)
+        assert hmc.n_steps(state.step_size)[1] == 2
+        new, stats = hmc.step(state, np.random.default_rng(24), adapt=False)
+        out[name] = (new.W[1], stats["acceptance_rate"][1])
+    np.testing.assert_array_equal(out["A"][0], out["B"][0])
+    assert out["A"][1] == out["B"][1] < 1.0  # < 1: the kinetic energy matters
+
+
+def test_trajectory_length_sets_step_counts():
+    hmc = ConstrainedHMC(2, 3, QuadraticEnergy(), 1.0, trajectory_length=0.5, max_leapfrog=20)
+    got = hmc.n_steps(np.array([0.5, 0.2, 0.1, 0.001]))
+    assert got.tolist() == [1, 3, 5, 20]
+    with pytest.raises(ValueError, match="trajectory_length"):
+        ConstrainedHMC(2, 3, QuadraticEnergy(), 1.0, trajectory_length=0.0)
+    with pytest.raises(ValueError, match="step_size_pooling"):
+        ConstrainedHMC(2, 3, QuadraticEnergy(), 1.0, step_size_pooling="mean")
+
+
 @pytest.mark.parametrize("sampler", ["hmc", "rwm"])
 def test_law_without_component_moves(sampler):
     # With Y = 0 the law of the singular values is the same on every component,
@@ -151,8 +195,13 @@ def test_chains_visit_every_component():
 def test_step_size_frozen_after_warmup():
     tree = sample_balanced(2, 3, beta=1.0, n_draws=50, n_chains=4, seed=9, n_warmup=50)
     h = tree.sample_stats["step_size"].values  # jittered by U(0.8, 1.2) around the frozen value
-    ratio = h.max(axis=1) / h.min(axis=1)
-    assert np.all(ratio <= 1.2 / 0.8 + 1e-12)
+    # One common frozen step size (the median of the adapted ones) for every chain.
+    assert h.max() / h.min() <= 1.2 / 0.8 + 1e-12
+    per_chain = sample_balanced(
+        2, 3, beta=1.0, n_draws=50, n_chains=4, seed=9, n_warmup=50,
+        step_size_pooling="per-chain",
+    ).sample_stats["step_size"].values  # fmt: skip
+    assert np.all(per_chain.max(axis=1) / per_chain.min(axis=1) <= 1.2 / 0.8 + 1e-12)
 
 
 @pytest.mark.parametrize("kind", ["rwm", "hmc"])

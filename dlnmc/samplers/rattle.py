@@ -64,6 +64,7 @@ class _ManifoldSampler:
         reverse_tol: float = 1e-8,
         target_accept: float | None = None,
         projection: str = "auto",
+        step_size_pooling: str = "median",
     ) -> None:
         self.constraint = self._make_constraint(
             width, depth, tol=projection_tol, max_iter=max_newton, mode=projection
@@ -73,6 +74,11 @@ class _ManifoldSampler:
         self.initial_step_size = float(step_size)
         self.component_moves = bool(component_moves)
         self.reverse_tol = float(reverse_tol)
+        if step_size_pooling not in ("median", "per-chain"):
+            raise ValueError(
+                f"step_size_pooling must be 'median' or 'per-chain', got {step_size_pooling!r}"
+            )
+        self.step_size_pooling = step_size_pooling
         if target_accept is not None:
             self.target_accept = float(target_accept)
 
@@ -101,8 +107,19 @@ class _ManifoldSampler:
         return self.refresh(W, h, DualAveraging(h, self.target_accept))
 
     def end_warmup(self, state: ChainState) -> None:
+        """Freeze the step size: by default every chain gets the median of the adapted ones.
+
+        Per-chain dual averaging lets a chain that spent warm-up near the singular
+        stratum of ``M`` (small singular values, many failed projections) freeze a
+        tiny step size, e.g. 0.001 against a median of 0.04 at d = 4, N = 8; that
+        chain then barely moves and dominates R-hat. One common step size also makes
+        all chains run the same Markov kernel.
+        """
         if state.adapt is not None:
-            state.step_size = state.adapt.final()
+            h = state.adapt.final()
+            if self.step_size_pooling == "median":
+                h = np.full_like(h, np.median(h))
+            state.step_size = h
             state.adapt = None
 
     def _returned(self, Wr: NDArray[np.float64], W0: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -142,6 +159,7 @@ class _ManifoldSampler:
             "max_newton": c.max_iter,
             "reverse_tol": self.reverse_tol,
             "projection": "dense" if c.dense else "block",
+            "step_size_pooling": self.step_size_pooling,
         }
 
 
@@ -158,9 +176,18 @@ class ConstrainedHMC(_ManifoldSampler):
     step_size : float
         Initial step size (adapted in warm-up, then frozen per chain).
     n_leapfrog : int
-        Leapfrog steps per trajectory.
+        Leapfrog steps per trajectory (when ``trajectory_length`` is None).
     jitter : float
         Each trajectory uses ``h * U(1 - jitter, 1 + jitter)`` (avoids periodic orbits).
+    trajectory_length : float, optional
+        Integration time ``T`` of a trajectory instead of a fixed step count: chain
+        ``c`` takes ``ceil(T / h_c)`` leapfrog steps with its own (adapted, then
+        frozen) step size ``h_c``, so the distance travelled per transition does not
+        shrink when adaptation shrinks ``h``. Deep networks need this: their slow
+        direction (the small singular values, moved coherently in all ``N`` layers)
+        is ``O(sqrt(N))`` long, which short trajectories cross only diffusively.
+    max_leapfrog : int
+        Cap on the step count from ``trajectory_length``.
     """
 
     name = "hmc"
@@ -176,6 +203,8 @@ class ConstrainedHMC(_ManifoldSampler):
         step_size: float = 0.1,
         n_leapfrog: int = 8,
         jitter: float = 0.2,
+        trajectory_length: float | None = None,
+        max_leapfrog: int = 1024,
         **kwargs: Any,
     ) -> None:
         super().__init__(width, depth, energy, beta, step_size=step_size, **kwargs)
@@ -183,11 +212,29 @@ class ConstrainedHMC(_ManifoldSampler):
             raise ValueError(f"n_leapfrog must be >= 1, got {n_leapfrog!r}")
         if not 0 <= jitter < 1:
             raise ValueError(f"jitter must be in [0, 1), got {jitter!r}")
+        if trajectory_length is not None and not (
+            np.isfinite(trajectory_length) and trajectory_length > 0
+        ):
+            raise ValueError(f"trajectory_length must be > 0, got {trajectory_length!r}")
+        if int(max_leapfrog) < 1:
+            raise ValueError(f"max_leapfrog must be >= 1, got {max_leapfrog!r}")
         self.n_leapfrog = int(n_leapfrog)
         self.jitter = float(jitter)
+        self.trajectory_length = None if trajectory_length is None else float(trajectory_length)
+        self.max_leapfrog = int(max_leapfrog)
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "n_leapfrog": self.n_leapfrog, "jitter": self.jitter}
+        out = {**super().settings(), "n_leapfrog": self.n_leapfrog, "jitter": self.jitter}
+        if self.trajectory_length is not None:
+            out.update(trajectory_length=self.trajectory_length, max_leapfrog=self.max_leapfrog)
+        return out
+
+    def n_steps(self, step_size: NDArray[np.float64]) -> NDArray[np.int_]:
+        """Leapfrog steps per chain for nominal step sizes ``step_size`` (before jitter)."""
+        if self.trajectory_length is None:
+            return np.full(step_size.shape, self.n_leapfrog)
+        L = np.ceil(self.trajectory_length / step_size)
+        return np.clip(np.nan_to_num(L, nan=1.0), 1, self.max_leapfrog).astype(np.int_)
 
     def leapfrog(self, W, P, g, fac, h, alive):
         """One RATTLE step with the reverse check, for every chain.
@@ -236,11 +283,18 @@ class ConstrainedHMC(_ManifoldSampler):
         iters = np.zeros(C, np.int_)
         E1 = state.E
         X1 = state.X
-        for _ in range(self.n_leapfrog):
-            W, P, g, fac, X1, E1, ok, n_it, pf, rf = self.leapfrog(W, P, g, fac, h, alive)
+        # Warm-up uses short fixed trajectories: far from equilibrium dual averaging
+        # drives h down for a while, and ceil(T / h) steps would make that very slow.
+        n_steps = np.full(C, self.n_leapfrog) if adapt else self.n_steps(state.step_size)
+        for k in range(int(n_steps.max())):
+            # Chains past their own step count sit still (the leapfrog leaves W alone
+            # for inactive chains; their momentum is kept explicitly).
+            moving = alive & (k < n_steps)
+            W, P1, g, fac, X1, E1, ok, n_it, pf, rf = self.leapfrog(W, P, g, fac, h, moving)
+            P = np.where(moving[:, None, None, None], P1, P)
             proj_fail |= pf
             rev_fail |= rf
-            alive &= ok
+            alive &= ok | ~moving
             iters += n_it
         with np.errstate(over="ignore", invalid="ignore"):
             H1 = self.beta * E1 + 0.5 * np.einsum("cpij,cpij->c", P, P)
