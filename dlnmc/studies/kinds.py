@@ -404,8 +404,9 @@ def sv_law_means(width: int, depth: int, beta: float) -> np.ndarray:
     if width > 2:
         raise ValueError(f"quadrature reference needs width <= 2, got {width}")
     # In t = log s the density decays like exp(t / N) as t -> -inf and like
-    # exp(-beta e^{2t} / 2) as t -> +inf: these limits lose less than e^{-60}.
-    lo = -60.0 * depth
+    # exp(-beta e^{2t} / 2) as t -> +inf: these limits lose less than e^{-60}
+    # (e^{-350 / N} for N > 5: below, s_2 = e^{t - u} with u <= -lo underflows to 0).
+    lo = max(-60.0 * depth, -350.0)
     hi = 0.5 * math.log(240.0 / max(beta, 1e-300))
     opts = {"epsabs": 0.0, "epsrel": 1e-10, "limit": 200}
     if width == 1:
