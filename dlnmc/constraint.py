@@ -19,7 +19,11 @@ with blocks of size ``m = d(d+1)/2`` in an orthonormal basis of symmetric
 matrices. It is factorized by block Gaussian elimination (block Thomas) in
 ``O(N m^3)`` per chain, or inverted densely when ``(N-1) m`` is tiny (then a
 solve is one batched mat-vec, which is what matters when numpy call overhead
-dominates). Everything is batched over a leading chain axis.
+dominates). The Newton matrix ``J(W) J(W0)^T`` of the projection along the
+normal space at ``W0`` has the same block-tridiagonal pattern (not symmetric;
+``chord_blocks``) and is factorized by block LU in the same ``O(N m^3)``.
+Everything is batched over a leading chain axis, and every iterative decision
+is taken per chain.
 """
 
 from __future__ import annotations
@@ -207,7 +211,9 @@ class BalancedConstraint:
     mode : {"auto", "dense", "block"}
         ``"dense"``: per-chain dense Jacobian matrices and full Newton (fast when
         ``N d^2`` is small); ``"block"``: block-tridiagonal Gram factor and
-        quasi-Newton (scales to large ``N``, ``d``); ``"auto"`` picks by size.
+        block-LU Newton projections (scale to large ``N``, ``d``); ``"auto"``
+        picks by size. Both give the same projections (to rounding) where both
+        converge.
     """
 
     def __init__(
