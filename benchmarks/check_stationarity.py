@@ -2,8 +2,8 @@
 
 Start ``C`` independent chains from i.i.d. draws of the target itself (singular
 values from the closed-form law of MATH.md section 6 by grid inverse-CDF in
-``(log s_1, log s_1 - log s_2)``, Haar rotations, a Haar-random balanced
-factorization), run ``T`` transitions at a fixed step size (no adaptation) and
+``(log s_1, log s_1 - log s_2)``, then ``W_p = Q_p diag(s^{1/N}) Q_{p-1}^T`` with
+Haar ``Q``), run ``T`` transitions at a fixed step size (no adaptation) and
 compare the time average of each chain with the quadrature reference. An exact
 kernel keeps the target at every step, so the ``C`` chain averages are i.i.d.
 with the reference mean, whatever the mixing: the z-scores use their sample
@@ -32,7 +32,7 @@ from dlnmc.balanced import balanced_singular_values
 from dlnmc.energy import QuadraticEnergy
 from dlnmc.entropy import log_sv_density
 from dlnmc.groups import haar_orthogonal
-from dlnmc.network import balanced_factorization
+from dlnmc.network import balancedness_residual
 from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
 from dlnmc.studies.kinds import _composite_gauss, sv_law_means
 
@@ -53,13 +53,25 @@ def sv_grid(depth: int, beta: float, span: float = 15.0):
     return t, u, p / p.sum(), dh
 
 
-def draw_sv(n: int, grid, rng: np.random.Generator) -> np.ndarray:
-    """``n`` draws ``(s_1, s_2)``: a cell by its mass, then uniform inside it."""
+def draw_log_sv(n: int, grid, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws ``(log s_1, log s_2)``: a cell by its mass, then uniform inside it."""
     t, u, p, dh = grid
     i, j = np.divmod(rng.choice(p.size, size=n, p=p.ravel()), u.size)
     tt = t[i] + dh * (rng.random(n) - 0.5)
     uu = np.abs(u[j] + dh * (rng.random(n) - 0.5))
-    return np.stack([np.exp(tt), np.exp(tt - uu)], -1)
+    return np.stack([tt, tt - uu], -1)
+
+
+def balanced_points(log_s: np.ndarray, depth: int, rng: np.random.Generator) -> np.ndarray:
+    """``W_p = Q_p diag(s^{1/N}) Q_{p-1}^T`` with Haar ``Q_0 .. Q_N``: uniform on the fibre.
+
+    Built from ``log s`` directly: for large ``N`` the smallest singular value of
+    ``X`` underflows long before ``s^{1/N}`` does.
+    """
+    n, d = log_s.shape
+    lam = np.exp(log_s / depth)
+    Q = haar_orthogonal(d, n * (depth + 1), rng).reshape(n, depth + 1, d, d)
+    return Q[:, 1:] @ (lam[:, None, :, None] * np.swapaxes(Q[:, :-1], -1, -2))
 
 
 def sv_cdf(a: float, k: int, depth: int, beta: float) -> float:
@@ -101,9 +113,8 @@ def main() -> None:
     rng = np.random.default_rng(a.seed)
     N, C = a.depth, a.chains
     grid = sv_grid(N, 1.0)
-    s0 = draw_sv(C, grid, rng)
-    U, V = haar_orthogonal(2, C, rng), haar_orthogonal(2, C, rng)
-    W0 = balanced_factorization(U @ (s0[:, :, None] * np.swapaxes(V, -1, -2)), N, rng=rng)
+    W0 = balanced_points(draw_log_sv(C, grid, rng), N, rng)
+    assert np.abs(balancedness_residual(W0)).max() < 1e-12
     cls = ConstrainedHMC if a.sampler == "hmc" else ConstrainedRWM
     smp = cls(2, N, QuadraticEnergy(), 1.0, step_size=a.step_size, projection=a.projection)
     state = smp.init(W0, rng)
