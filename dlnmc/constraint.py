@@ -19,7 +19,11 @@ with blocks of size ``m = d(d+1)/2`` in an orthonormal basis of symmetric
 matrices. It is factorized by block Gaussian elimination (block Thomas) in
 ``O(N m^3)`` per chain, or inverted densely when ``(N-1) m`` is tiny (then a
 solve is one batched mat-vec, which is what matters when numpy call overhead
-dominates). Everything is batched over a leading chain axis.
+dominates). The Newton matrix ``J(W) J(W0)^T`` of the projection along the
+normal space at ``W0`` has the same block-tridiagonal pattern (not symmetric;
+``chord_blocks``) and is factorized by block LU in the same ``O(N m^3)``.
+Everything is batched over a leading chain axis, and every iterative decision
+is taken per chain.
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ _DENSE_MAX = 40
 # Up to this ambient dimension N d^2 the projections are per-chain dense matrices:
 # a Newton iteration is then one batched mat-vec (overhead dominates at small sizes).
 _DENSE_AMBIENT_MAX = 144
-# A quasi-Newton iteration that contracts the residual by less than this is a failure.
+# A projection iteration that contracts the residual by less than this is a failure.
 _MIN_CONTRACTION = 0.9
+# The Newton matrix of a projection is refreshed (per chain) on the first two
+# iterations and whenever an iteration contracts the residual by less than this.
+_REFRESH_RATIO = 0.05
 # A Gram matrix with a larger 1-norm condition number is treated as singular: its
 # inverse has (almost) no correct digits, so projections with it mean nothing.
 _MAX_GRAM_COND = 1e13
@@ -67,6 +74,50 @@ def _inv_or_nan(K: NDArray[np.float64], max_cond: float = np.inf) -> NDArray[np.
         cond = np.abs(K).sum(axis=-2).max(axis=-1) * np.abs(Kinv).sum(axis=-2).max(axis=-1)
     Kinv[~(cond <= max_cond)] = np.nan  # also catches NaN from the fallback
     return Kinv
+
+
+def _block_lu(
+    diag: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Block LU (block Thomas) of a block-tridiagonal matrix that need not be symmetric.
+
+    ``diag (..., n, m, m)``; ``lower (..., n-1, m, m)``: block ``(p+1, p)``;
+    ``upper (..., n-1, m, m)``: block ``(p, p+1)``. Returns ``(Si, E, F)`` for
+    :func:`_block_lu_solve`: inverses of the Schur complements, the elimination
+    multipliers ``E_p = L_p S_{p-1}^{-1}`` (``E_0`` unused) and ``F_p = S_p^{-1} U_p``.
+    A singular or ill-conditioned Schur complement (as in :meth:`BalancedConstraint.factor`)
+    makes that chain fail.
+    """
+    n = diag.shape[-3]
+    Si = np.empty_like(diag)
+    E = np.empty_like(diag)
+    F = np.empty_like(upper)
+    with np.errstate(invalid="ignore", over="ignore"):
+        Si[..., 0, :, :] = _inv_or_nan(diag[..., 0, :, :], _MAX_GRAM_COND)
+        for p in range(1, n):
+            E[..., p, :, :] = lower[..., p - 1, :, :] @ Si[..., p - 1, :, :]
+            F[..., p - 1, :, :] = Si[..., p - 1, :, :] @ upper[..., p - 1, :, :]
+            schur = diag[..., p, :, :] - E[..., p, :, :] @ upper[..., p - 1, :, :]
+            Si[..., p, :, :] = _inv_or_nan(schur, _MAX_GRAM_COND)
+    return Si, E, F
+
+
+def _block_lu_solve(
+    Si: NDArray[np.float64], E: NDArray[np.float64], F: NDArray[np.float64], b: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Solve with the factor of :func:`_block_lu`; ``b`` and the result ``(..., n, m)``."""
+    n = b.shape[-2]
+    y = np.empty_like(b)
+    y[..., 0, :] = b[..., 0, :]
+    for p in range(1, n):
+        y[..., p, :] = b[..., p, :] - np.matvec(E[..., p, :, :], y[..., p - 1, :])
+    x = np.empty_like(b)
+    x[..., n - 1, :] = np.matvec(Si[..., n - 1, :, :], y[..., n - 1, :])
+    for p in range(n - 2, -1, -1):
+        x[..., p, :] = np.matvec(Si[..., p, :, :], y[..., p, :]) - np.matvec(
+            F[..., p, :, :], x[..., p + 1, :]
+        )
+    return x
 
 
 def _sym_basis(d: int) -> NDArray[np.float64]:
@@ -160,7 +211,9 @@ class BalancedConstraint:
     mode : {"auto", "dense", "block"}
         ``"dense"``: per-chain dense Jacobian matrices and full Newton (fast when
         ``N d^2`` is small); ``"block"``: block-tridiagonal Gram factor and
-        quasi-Newton (scales to large ``N``, ``d``); ``"auto"`` picks by size.
+        block-LU Newton projections (scale to large ``N``, ``d``); ``"auto"``
+        picks by size. Both give the same projections (to rounding) where both
+        converge.
     """
 
     def __init__(
@@ -254,6 +307,33 @@ class BalancedConstraint:
         sub = -2.0 * np.swapaxes(self.to_coords(img), -1, -2)
         return diag, sub
 
+    def chord_blocks(
+        self, W: NDArray[np.float64], W0: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Blocks of the Newton matrix ``J(W) J(W0)^T`` of ``Lambda -> F(W + J(W0)^T Lambda)``.
+
+        Block-tridiagonal like the Gram operator (it is ``K`` when ``W = W0``) but not
+        symmetric. Returns ``(diag (..., N-1, m, m), lower (..., N-2, m, m),
+        upper (..., N-2, m, m))``; ``lower[p]`` is block ``(p+1, p)``, ``upper[p]``
+        block ``(p, p+1)``, entries ``<E_a, L(E_b)>`` in the orthonormal basis.
+        """
+        if not hasattr(self, "_E"):
+            self._E = np.ascontiguousarray(self._T.T.reshape(self.m, self.d, self.d))
+        E = self._E
+        WT = np.swapaxes(W, -1, -2)
+        # Row p: sym2(W_{p+1}^T V_{p+1}) - sym2(V_p W_p^T) with V = J(W0)^T Lambda, where
+        # V_q = W0_q Lambda_{q-1} - Lambda_q W0_q and sym2(M) = M + M^T.
+        A = (WT[..., 1:, :, :] @ W0[..., 1:, :, :])[..., None, :, :]
+        B = (W0[..., :-1, :, :] @ WT[..., :-1, :, :])[..., None, :, :]
+        img = A @ E + E @ B
+        diag = np.swapaxes(self.to_coords(img + np.swapaxes(img, -1, -2)), -1, -2)
+        inner, inner0 = W[..., 1:-1, None, :, :], W0[..., 1:-1, None, :, :]
+        img = inner0 @ E @ np.swapaxes(inner, -1, -2)  # Lambda_p in row p+1, via V_{p+1}
+        lower = -np.swapaxes(self.to_coords(img + np.swapaxes(img, -1, -2)), -1, -2)
+        img = np.swapaxes(inner, -1, -2) @ E @ inner0  # Lambda_{p+1} in row p, via V_{p+1}
+        upper = -np.swapaxes(self.to_coords(img + np.swapaxes(img, -1, -2)), -1, -2)
+        return diag, lower, upper
+
     def gram_dense(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
         """The Gram matrix ``J J^T`` assembled densely, shape ``(..., (N-1) m, (N-1) m)``."""
         diag, sub = self.gram_blocks(W)
@@ -339,17 +419,21 @@ class BalancedConstraint:
         factor0: GramFactor,
         active: NDArray[np.bool_] | None = None,
     ) -> ProjectionResult:
-        """Solve ``F(Wt + J(W0)^T Lambda) = 0`` for ``Lambda`` by quasi-Newton.
+        """Solve ``F(Wt + J(W0)^T Lambda) = 0`` for ``Lambda`` by Newton / chord iterations.
 
         The correction moves only along the normal space at ``W0`` (the RATTLE /
-        Zappa et al. projection). Small problems use the chord method
-        ``W <- W - J(W0)^T (J(Wt) J(W0)^T)^{-1} F(W)`` (Jacobian frozen at the
-        starting point ``Wt``, which is ``O(h^2)`` from the solution; one tiny
-        dense inverse per chain); large ones the quasi-Newton iteration
-        ``W <- W - J(W0)^T K(W0)^{-1} F(W)`` reusing the block-tridiagonal Gram
-        factor at ``W0``. A chain fails if its residual is non-finite, grows
-        beyond ``1e6``, or is not below ``tol`` after ``max_iter`` iterations;
-        failed chains (and inactive ones) get ``W0`` back.
+        Zappa et al. projection): ``W <- W - J(W0)^T M^{-1} F(W)`` with the Newton
+        matrix ``M = J(W) J(W0)^T`` refreshed on the first two iterations and
+        whenever an iteration contracts the residual by less than
+        ``_REFRESH_RATIO``, frozen (chord method) otherwise. Small problems
+        invert ``M`` densely; large ones factor it by block-tridiagonal LU
+        (``O(N m^3)``). (The Gram factor ``K(W0) = M(W0)`` alone is not enough:
+        near the singular stratum of ``M`` it differs from ``M(W)`` by more than
+        ``K`` itself and the iteration diverges.) Every decision is per chain, so
+        a chain's result depends on its own ``(W0, Wt)`` only. A chain fails if
+        its residual is non-finite, grows beyond ``1e6``, contracts by less than
+        ``_MIN_CONTRACTION`` in one iteration, or is not below ``tol`` after
+        ``max_iter`` iterations; failed chains (and inactive ones) get ``W0`` back.
 
         Parameters
         ----------
@@ -372,21 +456,33 @@ class BalancedConstraint:
         pending = np.ones(C, bool) if active is None else active.copy()
         failed = ~pending
         prev = np.full(C, np.inf)
-        for _ in range(self.max_iter + 1):
-            R = self.residual(W)
-            err = np.abs(R).max(axis=(-3, -2, -1))
-            done = err < self.tol
-            # Fail on NaN, on blow-up, or when an iteration stops contracting.
-            bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
-            failed |= pending & bad
-            pending &= ~(done | bad)
-            if not pending.any():
-                break
-            prev = err
-            step = self.jac_t(W0, factor0.solve(self.to_coords(R)))
-            step *= pending[:, None, None, None]
-            W -= step
-            iters += pending
+        lu: tuple[NDArray[np.float64], ...] = ()  # per-chain block LU of J(W) J(W0)^T
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(self.max_iter + 1):
+                R = self.residual(W)
+                err = np.abs(R).max(axis=(-3, -2, -1))
+                done = err < self.tol
+                # Fail on NaN, on blow-up, or when an iteration stops contracting.
+                bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
+                failed |= pending & bad
+                pending &= ~(done | bad)
+                if not pending.any():
+                    break
+                # Refresh decisions are per chain, so a chain's projection is a function of
+                # its own (W0, Wt) only: the reverse check then tests the same map.
+                refresh = pending & ((k < 2) | (err > _REFRESH_RATIO * prev))
+                prev = err
+                if refresh.any():  # always at k = 0, so every pending chain has a factor
+                    idx = np.flatnonzero(refresh)
+                    new = _block_lu(*self.chord_blocks(W[idx], W0[idx]))
+                    if not lu:
+                        lu = tuple(np.zeros((C, *a.shape[1:])) for a in new)
+                    for a, b in zip(lu, new, strict=True):
+                        a[idx] = b
+                idx = np.flatnonzero(pending)
+                lam = _block_lu_solve(*(a[idx] for a in lu), self.to_coords(R[idx]))
+                W[idx] -= self.jac_t(W0[idx], lam)
+                iters += pending
         failed |= pending  # out of iterations
         W = np.where(failed[:, None, None, None], W0, W)
         return ProjectionResult(W, ~failed, iters)
@@ -414,13 +510,17 @@ class BalancedConstraint:
                 if not pending.any():
                     break
                 # Newton while far away or contracting slowly, then the chord method
-                # (matrix frozen): each refresh costs a batched inverse.
-                slow = np.any(err[pending] > 0.05 * prev[pending])
+                # (matrix frozen): each refresh costs a batched inverse. The decision is
+                # per chain: a chain's projection must not depend on the other chains,
+                # or the reverse check would not test the map the forward move used.
+                refresh = pending & ((k < 2) | (err > _REFRESH_RATIO * prev))
                 prev = err
-                if Minv is None or slow or k < 2:
-                    M = J @ Jt0
-                    M[~pending] = np.eye(M.shape[-1])  # keep finished chains well posed
-                    Minv = _inv_or_nan(M)  # a singular chord matrix fails that chain
+                if refresh.any():
+                    idx = np.flatnonzero(refresh)
+                    if Minv is None:
+                        Minv = np.zeros((C, *Jt0.shape[-1:], Jt0.shape[-1]))
+                    # a singular chord matrix fails that chain
+                    Minv[idx] = _inv_or_nan(J[idx] @ Jt0[idx])
                 lam = np.matvec(Minv, rc)
                 W -= np.matvec(Jt0, lam) * pending[:, None]
                 iters += pending

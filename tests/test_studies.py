@@ -158,6 +158,17 @@ def test_sv_law_means_matches_math_md_reference():
     assert sv_law_means(1, 2, 1.0)[0] == pytest.approx(e1, rel=1e-9)
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+def test_sv_law_means_deep(depth):
+    # Regression: for N >= 7 the quadrature grid reached s_2 = e^{-120 N}, which
+    # underflows to 0 and made log_sv_density raise.
+    m = sv_law_means(2, depth, 1.0)
+    assert np.all(np.isfinite(m)) and 0 < m[1] < m[0]
+    # d = 1: density ∝ exp(-s^2/2) s^{-(N-1)/N}, E[s] = sqrt(2) Γ((N+1)/(2N)) / Γ(1/(2N)).
+    e1 = math.sqrt(2) * math.gamma((depth + 1) / (2 * depth)) / math.gamma(1 / (2 * depth))
+    assert sv_law_means(1, depth, 1.0)[0] == pytest.approx(e1, rel=1e-8)
+
+
 # ----------------------------------------------------------------------------- runner
 
 
