@@ -4,8 +4,8 @@ Target: ``exp(-beta E(phi(W)))`` against the Hausdorff measure of ``M``
 (MATH.md sections 6 and 7.3). One leapfrog step from ``(W, P)`` (``P`` tangent):
 
 1. half kick ``P <- proj_{T_W}(P - h/2 grad U(W))``;
-2. drift ``W' = W + h P + J(W)^T Lambda`` with ``Lambda`` from a quasi-Newton
-   projection onto ``M`` (Gram factor at ``W``);
+2. drift ``W' = W + h P + J(W)^T Lambda`` with ``Lambda`` from a Newton/chord
+   projection onto ``M`` (matrix ``J(W') J(W)^T``, refreshed per chain);
 3. ``V' = proj_{T_W'}((W' - W) / h)``, and the reverse check: projecting
    ``W' - h V'`` along the normal space at ``W'`` must return to ``W``
    (Zappa, Holmes-Cerfon, Goodman 2018; Lelievre, Rousset, Stoltz 2019);

@@ -2,7 +2,7 @@
 
 Zappa, Holmes-Cerfon and Goodman (2018): from ``W`` draw a tangent step
 ``V ~ N(0, h^2 I)`` on ``T_W M``, project ``W + V`` back onto ``M`` along the
-normal space at ``W`` (quasi-Newton), compute the reverse tangent step
+normal space at ``W`` (Newton/chord iteration, decided per chain), compute the reverse tangent step
 ``V' = proj_{T_W'}(W - W')`` and accept with
 
     min(1, exp(-beta (E(W') - E(W)) - (|V'|^2 - |V|^2) / (2 h^2)))
