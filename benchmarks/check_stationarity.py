@@ -8,7 +8,8 @@ compare the time average of each chain with the quadrature reference. An exact
 kernel keeps the target at every step, so the ``C`` chain averages are i.i.d.
 with the reference mean, whatever the mixing: the z-scores use their sample
 standard deviation, no autocorrelation estimate is involved. Also reported:
-``P(s_k <= q)`` at the reference 10% and 90% quantiles (z against 0.1, 0.9; N <= 5).
+``P(s_k <= q)`` at the reference 10% and 90% quantiles (z against 0.1, 0.9), both
+references from :func:`dlnmc.sv_law.sv_law_moments`.
 
 Run:  python benchmarks/check_stationarity.py --sampler rwm --projection block
           --step-size 0.35 --chains 2000 --steps 150 --seed 1 [--depth 3]
@@ -24,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import brentq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,7 +34,7 @@ from dlnmc.entropy import log_sv_density
 from dlnmc.groups import haar_orthogonal
 from dlnmc.network import balancedness_residual
 from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
-from dlnmc.studies.kinds import _composite_gauss, sv_law_means
+from dlnmc.sv_law import sv_law_moments
 
 
 def sv_grid(depth: int, beta: float, span: float = 15.0):
@@ -74,32 +74,6 @@ def balanced_points(log_s: np.ndarray, depth: int, rng: np.random.Generator) -> 
     return Q[:, 1:] @ (lam[:, None, :, None] * np.swapaxes(Q[:, :-1], -1, -2))
 
 
-def sv_cdf(a: float, k: int, depth: int, beta: float) -> float:
-    """``P(s_k <= a)`` (``k = 0`` largest) by composite Gauss-Legendre in log variables.
-
-    Variables ``x = log s_k`` (thresholded, so the region is a box) and
-    ``u = log s_1 - log s_2 >= 0``; the normalization uses the same variables.
-    """
-    lo, hi = -30.0 * depth, 0.5 * math.log(240.0 / beta) + 2.0
-
-    def mass(x_hi: float) -> float:
-        x, wx = _composite_gauss(lo, x_hi)
-        u, wu = _composite_gauss(0.0, hi - lo)
-        X, U = np.meshgrid(x, u, indexing="ij")
-        T1, T2 = (X, X - U) if k == 0 else (X + U, X)
-        S = np.stack([np.exp(np.minimum(T1, hi)), np.exp(T2)], -1)
-        lp = np.where(T1 <= hi, log_sv_density(S, depth, beta) + T1 + T2, -np.inf)
-        return float((np.exp(lp - shift) * wx[:, None] * wu[None, :]).sum())
-
-    shift = float(log_sv_density(np.array([1.0, 0.5]), depth, beta))
-    return mass(min(math.log(a), hi)) / mass(hi)
-
-
-def sv_quantile(q: float, k: int, depth: int, beta: float) -> float:
-    """Quantile of ``s_k`` under the law of MATH.md section 6 (root of :func:`sv_cdf`)."""
-    return brentq(lambda a: sv_cdf(a, k, depth, beta) - q, 1e-12, 20.0, xtol=1e-9, rtol=1e-6)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sampler", choices=["hmc", "rwm"], default="rwm")
@@ -119,9 +93,9 @@ def main() -> None:
     smp = cls(2, N, QuadraticEnergy(), 1.0, step_size=a.step_size, projection=a.projection)
     state = smp.init(W0, rng)
     smp.end_warmup(state)  # fixed step size: no adaptation
-    # Quantiles by quadrature for N <= 5 only (deeper: s_2's lower tail underflows).
-    Q = np.array([[sv_quantile(q, k, N, 1.0) if N <= 5 else np.nan for q in (0.1, 0.9)]
-                  for k in (0, 1)])  # fmt: skip
+    # Reference means and quantiles: the project's one quadrature (analytic tail, any N).
+    law = sv_law_moments(2, N, 1.0, "real", (0.1, 0.9))
+    Q = law.quantiles.T  # (k, quantile)
     tot, ind = np.zeros((C, 2)), np.zeros((C, 2, 2))
     acc = fail = 0.0
     t0 = time.perf_counter()
@@ -133,10 +107,9 @@ def main() -> None:
         acc += stats["accepted"].mean()
         fail += stats["projection_failures"].mean()
     avg, frac = tot / a.steps, ind / a.steps
-    z_mean = (avg.mean(0) - sv_law_means(2, N, 1.0)) / (avg.std(0, ddof=1) / math.sqrt(C))
+    z_mean = (avg.mean(0) - law.mean) / (avg.std(0, ddof=1) / math.sqrt(C))
     with np.errstate(divide="ignore", invalid="ignore"):
         z_q = (frac.mean(0) - [0.1, 0.9]) / (frac.std(0, ddof=1) / math.sqrt(C))
-    z_q = np.where(np.isnan(Q), np.nan, z_q)
     print(json.dumps({**vars(a), "z_mean": z_mean.round(2).tolist(),
                       "z_quantile": z_q.round(2).ravel().tolist(),
                       "accept": round(acc / a.steps, 3), "proj_fail": round(fail / a.steps, 3),
