@@ -187,6 +187,24 @@ def test_field_argument_validation():
         FieldBalancedConstraint(6, 4, "quaternion")
 
 
+def test_energy_of_another_field_is_refused():
+    # Regression: QuadraticEnergy() with field="complex" ran, casting X to its real
+    # part (E = |Re X|^2 / 2, a different target); an energy over H used with field
+    # "real" or "complex" would halve or misread the inner product.
+    from dlnmc.energy import QuadraticEnergy
+
+    kw = dict(beta=1.0, n_draws=5, n_chains=2, seed=1, n_warmup=2)
+    with pytest.raises(ValueError, match="over field 'real'"):
+        sample_balanced(2, 3, field="complex", energy=QuadraticEnergy(), **kw)
+    with pytest.raises(ValueError, match="over field 'quaternion'"):
+        sample_balanced(2, 3, energy=FieldQuadraticEnergy("quaternion"), **kw)
+    with pytest.raises(ValueError, match="over field 'complex'"):
+        sample_balanced(2, 3, field="quaternion", energy=FieldQuadraticEnergy("complex"), **kw)
+    tree = sample_balanced(2, 3, field="complex", energy=FieldQuadraticEnergy("complex"), **kw)
+    X = tree.posterior["X"].values
+    np.testing.assert_allclose(tree.posterior["energy"].values, 0.5 * (X**2).sum((-3, -2, -1)))
+
+
 def test_field_real_is_the_default_path_and_seeds_reproduce():
     kw = dict(beta=1.0, n_draws=10, n_chains=3, seed=8, n_warmup=5)
     a = sample_balanced(2, 3, **kw)
