@@ -79,6 +79,25 @@ def test_wrong_field_law_is_rejected(hmc):
     assert max(np.abs(v).max() for v in z.values()) > Z_MAX
 
 
+@pytest.mark.parametrize(("field", "seed"), [("complex", 11), ("quaternion", 12)])
+def test_rwm_matches_singular_value_law(field, seed):
+    # FieldRWM's own acceptance rule (reverse tangent step in the component layout)
+    # against the quadrature law; the wrong field's law is rejected by the same draws.
+    tree = sample_balanced(
+        2, 3, beta=1.0, n_draws=1000, n_chains=16, n_warmup=300, seed=seed, field=field,
+        sampler="rwm", thin=2,
+    )  # fmt: skip
+    s = tree.posterior["singular_values"]
+    mcse = az.mcse(tree, var_names=["singular_values"])["singular_values"].values
+    mean = s.mean(("chain", "draw")).values
+    z = (mean - sv_law_moments(2, 3, 1.0, field).mean) / mcse
+    assert np.all(np.abs(z) < Z_MAX), (field, z)
+    wrong = {"complex": "real", "quaternion": "complex"}[field]
+    z_wrong = (mean - sv_law_moments(2, 3, 1.0, wrong).mean) / mcse
+    assert np.abs(z_wrong).max() > Z_MAX, z_wrong
+    assert float(tree.sample_stats["constraint_residual"].max()) < 1e-10
+
+
 def test_constraint_rhat_and_layout(hmc):
     field, tree = hmc
     b = {"complex": 2, "quaternion": 4}[field]
