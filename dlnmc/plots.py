@@ -17,7 +17,8 @@ its marginals and means come from the project's quadrature of that law
 For ``d >= 3``, or a non-zero target ``Y``, nested quadrature is not attempted; the overlay is
 a *reference sample* of the closed-form law ``exp(-beta E(X)) rho(X)`` drawn by
 importance sampling (:func:`reference_sv_sample`), shown as a dashed step
-histogram and labelled with its effective sample size. A reference sample
+histogram and labelled with its effective sample size (over ``R`` only: over
+``C`` and ``H`` such a reference must be passed in). A reference sample
 (e.g. the balanced sampler's emcee reference) can also be passed in.
 """
 
