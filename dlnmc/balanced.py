@@ -220,6 +220,11 @@ def sample_balanced(
         Y = getattr(en, "target", None)
         if Y is not None and Y.shape != (d, d):
             raise ValueError(f"target must have shape ({d}, {d}), got {Y.shape}")
+    # An energy of another field would be evaluated on the wrong storage (QuadraticEnergy
+    # casts complex X to its real part; over H the inner product halves): refuse it.
+    en_field = getattr(en, "field", "real" if isinstance(en, QuadraticEnergy) else None)
+    if en_field is not None and en_field != field:
+        raise ValueError(f"energy {en!r} is over field {en_field!r}, but field={field!r}")
 
     blas_threads = settings.pop("blas_threads", 1)
     _check_settings(sampler, settings)

@@ -21,6 +21,7 @@ from dlnmc.energy_fields import FieldQuadraticEnergy
 from dlnmc.ensemble import build_tree
 from dlnmc.entropy_fields import entropy_sv_field
 from dlnmc.fields import (
+    COMPONENT_LABELS,
     check_field,
     conj_transpose,
     dyson_index,
@@ -43,8 +44,6 @@ __all__ = [
     "rep_size",
     "unpack",
 ]
-
-COMPONENT_LABELS = {"real": ("re",), "complex": ("re", "i"), "quaternion": ("re", "i", "j", "k")}
 
 
 def field_energy(energy: object | None, target: ArrayLike | None, field: str) -> Energy:

@@ -76,6 +76,31 @@ def _inv_or_nan(K: NDArray[np.float64], max_cond: float = np.inf) -> NDArray[np.
     return Kinv
 
 
+def _iteration_status(
+    err: NDArray[np.float64],
+    prev: NDArray[np.float64],
+    k: int,
+    tol: float,
+    pending: NDArray[np.bool_],
+    failed: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    """Per-chain bookkeeping of projection iteration ``k``; updates ``pending``, ``failed``.
+
+    A chain is done when ``err < tol``; it fails on NaN, on blow-up beyond ``1e6``, or
+    when the last iteration contracted its residual by less than ``_MIN_CONTRACTION``.
+    Returns the pending chains whose Newton matrix is refreshed: on the first two
+    iterations and whenever the residual contracted by less than ``_REFRESH_RATIO``.
+    Every decision is per chain, so a chain's projection is a function of its own
+    ``(W0, Wt)`` only: the reverse check then tests the map the forward move used.
+    (One function for the dense and the block projection, so they cannot drift apart.)
+    """
+    done = err < tol
+    bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
+    failed |= pending & bad
+    pending &= ~(done | bad)
+    return pending & ((k < 2) | (err > _REFRESH_RATIO * prev))
+
+
 def _block_lu(
     diag: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -461,16 +486,9 @@ class BalancedConstraint:
             for k in range(self.max_iter + 1):
                 R = self.residual(W)
                 err = np.abs(R).max(axis=(-3, -2, -1))
-                done = err < self.tol
-                # Fail on NaN, on blow-up, or when an iteration stops contracting.
-                bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
-                failed |= pending & bad
-                pending &= ~(done | bad)
+                refresh = _iteration_status(err, prev, k, self.tol, pending, failed)
                 if not pending.any():
                     break
-                # Refresh decisions are per chain, so a chain's projection is a function of
-                # its own (W0, Wt) only: the reverse check then tests the same map.
-                refresh = pending & ((k < 2) | (err > _REFRESH_RATIO * prev))
                 prev = err
                 if refresh.any():  # always at k = 0, so every pending chain has a factor
                     idx = np.flatnonzero(refresh)
@@ -503,17 +521,11 @@ class BalancedConstraint:
                 J = self.jac_matrix(W)
                 rc = 0.5 * np.matvec(J, W)  # F(W) in orthonormal symmetric coordinates
                 err = np.abs(rc).max(axis=-1)
-                done = err < self.tol
-                bad = ~(err < np.minimum(1e6, _MIN_CONTRACTION * prev)) & ~done
-                failed |= pending & bad
-                pending &= ~(done | bad)
+                # Newton while far away or contracting slowly, then the chord method
+                # (matrix frozen): each refresh costs a batched inverse.
+                refresh = _iteration_status(err, prev, k, self.tol, pending, failed)
                 if not pending.any():
                     break
-                # Newton while far away or contracting slowly, then the chord method
-                # (matrix frozen): each refresh costs a batched inverse. The decision is
-                # per chain: a chain's projection must not depend on the other chains,
-                # or the reverse check would not test the map the forward move used.
-                refresh = pending & ((k < 2) | (err > _REFRESH_RATIO * prev))
                 prev = err
                 if refresh.any():
                     idx = np.flatnonzero(refresh)

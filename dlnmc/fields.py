@@ -41,6 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from dlnmc._validation import check_finite, check_width
 
 __all__ = [
+    "COMPONENT_LABELS",
     "FIELDS",
     "check_field",
     "check_field_matrix",
@@ -66,6 +67,9 @@ __all__ = [
 
 FIELDS = ("real", "complex", "quaternion")
 _DYSON = {"real": 1, "complex": 2, "quaternion": 4}
+# Names of the real components of an entry, in the order of to_components / from_components
+# (the coordinate of the "component" dimension of ensembles over C and H).
+COMPONENT_LABELS = {"real": ("re",), "complex": ("re", "i"), "quaternion": ("re", "i", "j", "k")}
 
 
 def check_field(field: object) -> str:

@@ -17,7 +17,8 @@ its marginals and means come from the project's quadrature of that law
 For ``d >= 3``, or a non-zero target ``Y``, nested quadrature is not attempted; the overlay is
 a *reference sample* of the closed-form law ``exp(-beta E(X)) rho(X)`` drawn by
 importance sampling (:func:`reference_sv_sample`), shown as a dashed step
-histogram and labelled with its effective sample size. A reference sample
+histogram and labelled with its effective sample size (over ``R`` only: over
+``C`` and ``H`` such a reference must be passed in). A reference sample
 (e.g. the balanced sampler's emcee reference) can also be passed in.
 """
 
@@ -35,7 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_width
 from dlnmc.entropy import log_D_pairs
-from dlnmc.fields import dyson_index
+from dlnmc.fields import check_field, dyson_index
 from dlnmc.sv_law import sv_law_moments, sv_marginal_density
 
 __all__ = [
@@ -212,7 +213,7 @@ def plot_sv_histograms(
     seed: int = 0,
     field: str = "real",
 ) -> Path:
-    """Histogram each singular value of an ensemble against the law of MATH.md section 6.
+    """Histogram each singular value of an ensemble against the law of MATH.md section 6 (or 8).
 
     Parameters
     ----------
@@ -234,20 +235,18 @@ def plot_sv_histograms(
     seed : int
         Seed of a generated reference sample.
     field : {"real", "complex", "quaternion"}
-        The field of the ensemble (MATH.md section 8): over ``C`` and ``H`` the
-        closed-form curve is :func:`dlnmc.sv_law.sv_marginal_density`
-        (``Y = 0``, ``d <= 2`` only; otherwise give ``reference``).
+        The field of the ensemble (MATH.md section 8). The closed-form curve and
+        means (``Y = 0``, ``d <= 2``) are those of the field's law
+        (:func:`dlnmc.sv_law.sv_marginal_density`, :func:`dlnmc.sv_law.sv_law_moments`);
+        otherwise over ``C`` and ``H`` give ``reference`` (:func:`reference_sv_sample`
+        is for ``R`` only).
 
     Returns
     -------
     pathlib.Path
     """
     plt = _pyplot()
-    if field != "real":
-        return _plot_sv_histograms_field(
-            tree, path, depth=depth, beta=beta, target=target, reference=reference, bins=bins,
-            title=title, seed=seed, field=field,
-        )  # fmt: skip
+    field = check_field(field)
     N, beta = check_depth(depth), _check_beta(beta)
     try:
         sv = tree["posterior"]["singular_values"]
@@ -258,6 +257,10 @@ def plot_sv_histograms(
     closed = target is None and d <= 2
     ref_label, ref_w = "reference sample", None
     if not closed and reference is None:
+        if field != "real":  # reference_sv_sample is for the real law only
+            raise ValueError(
+                f"field {field!r}: the closed-form curve needs Y = 0 and width <= 2; give reference"
+            )
         ref = reference_sv_sample(width=d, depth=N, beta=beta, target=target, seed=seed)
         reference, ref_w = ref.singular_values, ref.weights
         ref_label = f"reference: closed-form law, importance-weighted (ESS {ref.ess:,.0f})"
@@ -271,7 +274,8 @@ def plot_sv_histograms(
 
     diag = diagnostics(tree, var_names=["singular_values"])["singular_values"]
     mcse = diag.sel(diagnostic="mcse_mean").values
-    means_cf = sv_law_moments(d, N, beta).mean if closed else None
+    means_cf = sv_law_moments(d, N, beta, field).mean if closed else None
+    section = "§6" if field == "real" else "§8"
 
     ncol = min(d, 4)
     nrow = -(-d // ncol)
@@ -291,8 +295,9 @@ def plot_sv_histograms(
         text = f"MC mean {data.mean():.4f} ± {mcse[i]:.4f} (MCSE)"
         if closed:
             grid = np.linspace(hi / 2000, hi, 400)
-            dens = sv_marginal_density(grid, width=d, depth=N, beta=beta)[i]
-            ax.plot(grid, dens, color="black", lw=1.8, label="closed form (MATH.md §6, quadrature)")
+            dens = sv_marginal_density(grid, width=d, depth=N, beta=beta, field=field)[i]
+            label = f"closed form (MATH.md {section}, quadrature)"
+            ax.plot(grid, dens, color="black", lw=1.8, label=label)
             z = (data.mean() - means_cf[i]) / mcse[i]
             text += f"\nclosed form {means_cf[i]:.4f}, z = {z:+.2f}"
         else:
@@ -303,9 +308,10 @@ def plot_sv_histograms(
             text += f"\nreference mean {ref_w @ reference[:, i]:.4f}"
         ax.text(0.97, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=8)
         ax.set_xlim(0, hi)
-        if i == d - 1 and N > 1:
+        if i == d - 1 and N > 1 and field == "real":
             # The smallest singular value's density diverges like s^{-(N-1)/N}
-            # at 0; a log scale shows the singularity and the tail together.
+            # at 0 (over R only: s^{b-1} tames it for b = 2, 4); a log scale
+            # shows the singularity and the tail together.
             ax.set_yscale("log")
         ax.set_xlabel(f"$s_{i + 1}$ ({_ordinal(i + 1)} largest singular value of $X$)")
         ax.set_ylabel("probability density (per unit $s$)")
@@ -313,65 +319,11 @@ def plot_sv_histograms(
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     tgt = "Y = 0" if target is None else "Y ≠ 0 (given target)"
+    over = "" if field == "real" else f" over {field} (b = {dyson_index(field)})"
     fig.suptitle(
         title
-        or f"Singular values of X = W_N⋯W_1 on the balanced manifold: d={d}, N={N}, β={beta:g}, "
-        f"E = |X − Y|²/2, {tgt}\nsource: {sampler}",
-        fontsize=10,
-    )
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    return _save(fig, path)
-
-
-def _plot_sv_histograms_field(
-    tree, path, *, depth, beta, target, reference, bins, title, seed, field
-):
-    """:func:`plot_sv_histograms` over ``C`` or ``H``: the closed form of MATH.md section 8."""
-    sv = tree["posterior"]["singular_values"]
-    d = sv.shape[-1]
-    if (target is not None or d > 2) and reference is None:
-        raise ValueError(
-            f"field {field!r}: the closed-form curve needs Y = 0 and width <= 2; give reference"
-        )
-    if reference is not None:
-        return plot_sv_histograms(
-            tree, path, depth=depth, beta=beta, target=target, reference=reference, bins=bins,
-            title=title, seed=seed,
-        )  # fmt: skip
-    plt = _pyplot()
-    N, beta = check_depth(depth), _check_beta(beta)
-    s = -np.sort(-sv.values.reshape(-1, d), axis=-1)
-    from dlnmc.ensemble import diagnostics
-
-    mcse = diagnostics(tree, var_names=["singular_values"])["singular_values"]
-    mcse = mcse.sel(diagnostic="mcse_mean").values
-    means_cf = sv_law_moments(d, N, beta, field).mean
-    fig, axes = plt.subplots(1, d, figsize=(4.6 * d, 3.8), squeeze=False)
-    sampler = tree.attrs.get("sampler", "ensemble")
-    for i, ax in enumerate(axes.flat):
-        data = s[:, i]
-        hi = np.quantile(data, 0.995)
-        edges = np.linspace(0.0, hi, bins + 1)
-        ax.hist(
-            data, bins=edges, density=True, color="tab:blue", alpha=0.45,
-            label=f"Monte Carlo: {sampler} ({len(data):,} draws)",
-        )  # fmt: skip
-        grid = np.linspace(hi / 2000, hi, 400)
-        dens = sv_marginal_density(grid, width=d, depth=N, beta=beta, field=field)[i]
-        ax.plot(grid, dens, color="black", lw=1.8, label="closed form (MATH.md §8, quadrature)")
-        z = (data.mean() - means_cf[i]) / mcse[i]
-        text = f"MC mean {data.mean():.4f} ± {mcse[i]:.4f} (MCSE)"
-        text += f"\nclosed form {means_cf[i]:.4f}, z = {z:+.2f}"
-        ax.text(0.97, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=8)
-        ax.set_xlim(0, hi)
-        ax.set_xlabel(f"$s_{i + 1}$ ({_ordinal(i + 1)} largest singular value of $X$)")
-        ax.set_ylabel("probability density (per unit $s$)")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle(
-        title
-        or f"Singular values of X over {field} (b = {dyson_index(field)}) on the balanced "
-        f"manifold: d={d}, N={N}, β={beta:g}, Y = 0\nsource: {sampler}",
+        or f"Singular values of X = W_N⋯W_1{over} on the balanced manifold: d={d}, N={N}, "
+        f"β={beta:g}, E = |X − Y|²/2, {tgt}\nsource: {sampler}",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.07, 1, 1))

@@ -56,6 +56,7 @@ from dlnmc.ensemble import build_tree
 from dlnmc.entropy import _log_D_from_logs, entropy_sv, log_sv_density
 from dlnmc.entropy_fields import log_sv_density_field
 from dlnmc.fields import (
+    COMPONENT_LABELS,
     check_field,
     check_field_matrix,
     dyson_index,
@@ -165,7 +166,7 @@ class _UDensity:
 
 
 # Real component labels of a matrix entry over F (last dimension "component").
-COMPONENTS = {"real": ("re",), "complex": ("re", "i"), "quaternion": ("re", "i", "j", "k")}
+COMPONENTS = COMPONENT_LABELS
 
 
 def power_map_log_jacobian_field(sigma: ArrayLike, depth: int, field: str) -> NDArray[np.float64]:

@@ -79,6 +79,25 @@ def test_wrong_field_law_is_rejected(hmc):
     assert max(np.abs(v).max() for v in z.values()) > Z_MAX
 
 
+@pytest.mark.parametrize(("field", "seed"), [("complex", 11), ("quaternion", 12)])
+def test_rwm_matches_singular_value_law(field, seed):
+    # FieldRWM's own acceptance rule (reverse tangent step in the component layout)
+    # against the quadrature law; the wrong field's law is rejected by the same draws.
+    tree = sample_balanced(
+        2, 3, beta=1.0, n_draws=1000, n_chains=16, n_warmup=300, seed=seed, field=field,
+        sampler="rwm", thin=2,
+    )  # fmt: skip
+    s = tree.posterior["singular_values"]
+    mcse = az.mcse(tree, var_names=["singular_values"])["singular_values"].values
+    mean = s.mean(("chain", "draw")).values
+    z = (mean - sv_law_moments(2, 3, 1.0, field).mean) / mcse
+    assert np.all(np.abs(z) < Z_MAX), (field, z)
+    wrong = {"complex": "real", "quaternion": "complex"}[field]
+    z_wrong = (mean - sv_law_moments(2, 3, 1.0, wrong).mean) / mcse
+    assert np.abs(z_wrong).max() > Z_MAX, z_wrong
+    assert float(tree.sample_stats["constraint_residual"].max()) < 1e-10
+
+
 def test_constraint_rhat_and_layout(hmc):
     field, tree = hmc
     b = {"complex": 2, "quaternion": 4}[field]
@@ -185,6 +204,24 @@ def test_field_argument_validation():
         sample_balanced(2, 3, field="quaternion", target=np.eye(2), **kw)
     with pytest.raises(ValueError, match="exceeds"):
         FieldBalancedConstraint(6, 4, "quaternion")
+
+
+def test_energy_of_another_field_is_refused():
+    # Regression: QuadraticEnergy() with field="complex" ran, casting X to its real
+    # part (E = |Re X|^2 / 2, a different target); an energy over H used with field
+    # "real" or "complex" would halve or misread the inner product.
+    from dlnmc.energy import QuadraticEnergy
+
+    kw = dict(beta=1.0, n_draws=5, n_chains=2, seed=1, n_warmup=2)
+    with pytest.raises(ValueError, match="over field 'real'"):
+        sample_balanced(2, 3, field="complex", energy=QuadraticEnergy(), **kw)
+    with pytest.raises(ValueError, match="over field 'quaternion'"):
+        sample_balanced(2, 3, energy=FieldQuadraticEnergy("quaternion"), **kw)
+    with pytest.raises(ValueError, match="over field 'complex'"):
+        sample_balanced(2, 3, field="quaternion", energy=FieldQuadraticEnergy("complex"), **kw)
+    tree = sample_balanced(2, 3, field="complex", energy=FieldQuadraticEnergy("complex"), **kw)
+    X = tree.posterior["X"].values
+    np.testing.assert_allclose(tree.posterior["energy"].values, 0.5 * (X**2).sum((-3, -2, -1)))
 
 
 def test_field_real_is_the_default_path_and_seeds_reproduce():

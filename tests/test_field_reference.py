@@ -236,6 +236,16 @@ def test_sv_law_two_dimensional_quantiles_against_ginibre(field):
     assert np.abs((s.mean(0) - wrong) / se).max() > Z_MAX
 
 
+def test_cached_law_cannot_be_changed_by_a_caller():
+    # sv_law_moments is cached: an in-place change by one caller must not reach the next.
+    law = sv_law_moments(2, 3, 1.0)
+    with pytest.raises(ValueError, match="read-only"):
+        law.mean[0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        law.quantiles[0, 0] = 0.0
+    assert sv_law_moments(2, 3, 1.0).mean[0] == pytest.approx(1.22797, abs=6e-6)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="width <= 2"):
         sv_law_moments(3, 2, 1.0)

@@ -56,6 +56,40 @@ def test_sv_histograms_and_result_plots(tmp_path):
                            beta=1.0)  # fmt: skip
 
 
+@pytest.mark.parametrize("with_reference", [False, True])
+def test_sv_histograms_over_a_field_draw_that_fields_law(tmp_path, monkeypatch, with_reference):
+    # The closed-form curve and means of a complex ensemble must be the law over C.
+    # (Regression: with reference given, the field path fell back to the real code,
+    # which drew and compared against the law over R.)
+    import dlnmc.plots as plots
+
+    seen = []
+
+    def spy(fn):
+        def wrapped(*args, **kwargs):
+            seen.append((fn.__name__, args[3] if len(args) > 3 else kwargs.get("field", "real")))
+            return fn(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(plots, "sv_law_moments", spy(sv_law_moments))
+    monkeypatch.setattr(plots, "sv_marginal_density", spy(plots.sv_marginal_density))
+    tree = _sv_tree(n_chains=2, n_draws=100)
+    ref = tree.posterior["singular_values"].values.reshape(-1, 2) if with_reference else None
+    out = plot_sv_histograms(
+        tree, tmp_path / "c.png", depth=3, beta=1.0, field="complex", reference=ref
+    )
+    assert out.read_bytes()[:8] == PNG
+    names = {name for name, _ in seen}
+    assert names == {"sv_law_moments", "sv_marginal_density"}, seen
+    assert all(field == "complex" for _, field in seen), seen
+    with pytest.raises(ValueError, match="give reference"):
+        plot_sv_histograms(tree, tmp_path / "t.png", depth=3, beta=1.0, field="complex",
+                           target=np.eye(2))  # fmt: skip
+    with pytest.raises(ValueError, match="field must be one of"):
+        plot_sv_histograms(tree, tmp_path / "t.png", depth=3, beta=1.0, field="Complex")
+
+
 def _orbit_table():
     rng = np.random.default_rng(1)
     cf = np.array([[3.0, 6.0, 9.0], [6.0, 12.0, 19.0]])

@@ -15,7 +15,8 @@ With the reverse check the map is reversible and volume preserving on ``T M``,
 so Metropolis on ``H = beta E + |P|^2 / 2`` leaves the target invariant; no
 Gram-determinant factor is added. A failed projection or reverse check rejects
 the whole trajectory (and is counted). All chains advance together; the step
-size is adapted per chain by dual averaging during warm-up and then frozen.
+size is adapted per chain by dual averaging during warm-up and then frozen, by
+default at the median over chains (``step_size_pooling``).
 """
 
 from __future__ import annotations
@@ -174,20 +175,24 @@ class ConstrainedHMC(_ManifoldSampler):
     beta : float
         Inverse temperature.
     step_size : float
-        Initial step size (adapted in warm-up, then frozen per chain).
+        Initial step size (adapted per chain in warm-up, then frozen as set by
+        ``step_size_pooling``).
     n_leapfrog : int
         Leapfrog steps per trajectory (when ``trajectory_length`` is None).
     jitter : float
         Each trajectory uses ``h * U(1 - jitter, 1 + jitter)`` (avoids periodic orbits).
     trajectory_length : float, optional
         Integration time ``T`` of a trajectory instead of a fixed step count: chain
-        ``c`` takes ``ceil(T / h_c)`` leapfrog steps with its own (adapted, then
-        frozen) step size ``h_c``, so the distance travelled per transition does not
+        ``c`` takes ``ceil(T / h_c)`` leapfrog steps with its frozen step size ``h_c``
+        (the pooled one by default), so the distance travelled per transition does not
         shrink when adaptation shrinks ``h``. Deep networks need this: their slow
         direction (the small singular values, moved coherently in all ``N`` layers)
         is ``O(sqrt(N))`` long, which short trajectories cross only diffusively.
     max_leapfrog : int
         Cap on the step count from ``trajectory_length``.
+    step_size_pooling : {"median", "per-chain"}
+        After warm-up every chain gets the median of the adapted step sizes
+        (default), or keeps its own (see :meth:`end_warmup`).
     """
 
     name = "hmc"

@@ -35,7 +35,8 @@ class ConstrainedRWM(_ManifoldSampler):
     energy : Energy
     beta : float
     step_size : float
-        Initial proposal scale ``h`` (adapted per chain in warm-up, then frozen).
+        Initial proposal scale ``h`` (adapted per chain in warm-up, then frozen at the
+        median over chains, or per chain with ``step_size_pooling="per-chain"``).
     """
 
     name = "rwm"
