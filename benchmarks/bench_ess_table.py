@@ -92,6 +92,11 @@ def run(d, N, budget, n_chains, n_warmup, check, seed, workers=1, **hmc_kwargs):
     stay = next((grid[i] for i in range(len(grid)) if ok[i:].all()), None)
     s = upto(np.inf)
     t_warm = max(p["warmup_s"] for p in parts)
+    if s.shape[1] < 4:  # warm-up used up the budget
+        nan = float("nan")
+        return {"d": d, "N": N, "draws": s.shape[1], "warmup_s": t_warm, "wall_s": wall,
+                "ess_smin_per_s": nan, "ess_min_per_s": nan, "rhat": nan, "t_rhat": None,
+                "acc": nan, "h": nan}  # fmt: skip
     sample_time = wall - t_warm
     ess = np.array([float(az.ess(s[..., k])) for k in range(d)])
     return {
