@@ -375,7 +375,14 @@ def reference_end_to_end(
         "energy": energy,
         "trace_X": np.trace(X, axis1=-2, axis2=-1),
     }
-    attrs = {
+    target = None if Y is None else Y.tolist()
+    attrs = _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_burn, thin)
+    return build_tree(posterior, attrs=attrs)
+
+
+def _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_burn, thin):
+    """Root attributes of an end-to-end reference tree (``target`` as nested lists or None)."""
+    return {
         "width": d,
         "depth": N,
         "beta": float(beta),
@@ -385,10 +392,9 @@ def reference_end_to_end(
         "sampler": "emcee",
         "reference": "end_to_end",
         "acceptance_fraction": acc,
-        "target": None if Y is None else json.dumps(Y.tolist()),
+        "target": None if target is None else json.dumps(target),
         "settings": json.dumps({"n_walkers": n_walkers, "n_burn": n_burn, "thin": thin}),
     }
-    return build_tree(posterior, attrs=attrs)
 
 
 def _reference_end_to_end_field(d, N, beta, n_draws, seed, target, n_walkers, n_burn, thin, alpha,
@@ -424,19 +430,8 @@ def _reference_end_to_end_field(d, N, beta, n_draws, seed, target, n_walkers, n_
         "energy": energy,
         "trace_X": Xc[..., idx, idx, :].sum(axis=-2),  # tr_F X, component by component
     }
-    attrs = {
-        "width": d,
-        "depth": N,
-        "beta": float(beta),
-        "seed": int(seed),
-        "alpha": float(alpha),
-        "field": field,
-        "sampler": "emcee",
-        "reference": "end_to_end",
-        "acceptance_fraction": acc,
-        "target": None if Y is None else json.dumps(to_components(Y, field).tolist()),
-        "settings": json.dumps({"n_walkers": n_walkers, "n_burn": n_burn, "thin": thin}),
-    }
+    target = None if Y is None else to_components(Y, field).tolist()
+    attrs = _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_burn, thin)
     dims = {"X": ("row", "col", "component"), "trace_X": ("component",)}
     tree = build_tree(posterior, dims=dims, attrs=attrs)
     post = tree["posterior"].to_dataset().assign_coords(component=list(COMPONENTS[field]))
