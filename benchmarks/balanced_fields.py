@@ -9,10 +9,15 @@ Not a test: larger samples than tests/test_balanced_fields.py, for the README.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import arviz as az
 import numpy as np
+
+# Run from the source tree without installing the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlnmc.balanced import sample_balanced
 from dlnmc.sv_law import sv_law_moments

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import threadpoolctl
+
+# Run from the source tree without installing the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dlnmc
 

@@ -8,7 +8,12 @@ Not a test: larger samples than the test suite, for the README table.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+# Run from the source tree without installing the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlnmc.group_charts import estimate_group_volume_field, estimate_orbit_volume_field
 
