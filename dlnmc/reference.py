@@ -300,18 +300,9 @@ def reference_singular_values(
         "entropy": entropy_sv(s, N, field=field),
         "energy": 0.5 * (s * s).sum(-1),
     }
-    attrs = {
-        "width": d,
-        "depth": N,
-        "beta": float(beta),
-        "seed": int(seed),
-        "alpha": float(alpha),
-        "field": field,
-        "sampler": "emcee",
-        "reference": "singular_values",
-        "acceptance_fraction": acc,
-        "settings": json.dumps({"n_walkers": n_walkers, "n_burn": n_burn, "thin": thin}),
-    }
+    attrs = _reference_attrs(
+        "singular_values", d, N, beta, seed, alpha, field, acc, n_walkers, n_burn, thin
+    )
     return build_tree(posterior, attrs=attrs)
 
 
@@ -380,8 +371,9 @@ def reference_end_to_end(
     return build_tree(posterior, attrs=attrs)
 
 
-def _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_burn, thin):
-    """Root attributes of an end-to-end reference tree (``target`` as nested lists or None)."""
+def _reference_attrs(reference, d, N, beta, seed, alpha, field, acc, n_walkers, n_burn, thin,
+                     **extra):  # fmt: skip
+    """Root attributes of an emcee reference tree; ``extra`` entries go before ``settings``."""
     return {
         "width": d,
         "depth": N,
@@ -390,11 +382,18 @@ def _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_
         "alpha": float(alpha),
         "field": field,
         "sampler": "emcee",
-        "reference": "end_to_end",
+        "reference": reference,
         "acceptance_fraction": acc,
-        "target": None if target is None else json.dumps(target),
+        **extra,
         "settings": json.dumps({"n_walkers": n_walkers, "n_burn": n_burn, "thin": thin}),
     }
+
+
+def _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_burn, thin):
+    """Root attributes of an end-to-end reference tree (``target`` as nested lists or None)."""
+    target = None if target is None else json.dumps(target)
+    return _reference_attrs("end_to_end", d, N, beta, seed, alpha, field, acc, n_walkers,
+                            n_burn, thin, target=target)  # fmt: skip
 
 
 def _reference_end_to_end_field(d, N, beta, n_draws, seed, target, n_walkers, n_burn, thin, alpha,
