@@ -35,14 +35,21 @@ components of every entry, shape ``(..., d, d, b)`` in the order
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import gammaln
 
 from dlnmc._validation import check_finite, check_width
 
 __all__ = [
+    "COMPLEX",
     "COMPONENT_LABELS",
     "FIELDS",
+    "QUATERNION",
+    "REAL",
+    "Field",
     "check_field",
     "check_field_matrix",
     "complex_to_quaternion",
@@ -59,6 +66,7 @@ __all__ = [
     "real_dimension",
     "realify",
     "rep_size",
+    "resolve_field",
     "singular_values_field",
     "svd_field",
     "to_components",
@@ -435,3 +443,262 @@ def singular_values_field(X: ArrayLike, field: str) -> NDArray[np.float64]:
             "X is singular (or numerically singular); the entropy is defined for invertible X only"
         )
     return s
+
+
+# --------------------------------------------------------------------------------------
+# The field object: resolved once at a public entry point and handed down.
+# --------------------------------------------------------------------------------------
+
+
+def _batch(size: int | tuple[int, ...]) -> tuple[int, ...]:
+    size = (size,) if isinstance(size, int | np.integer) else tuple(int(k) for k in size)
+    if any(k < 0 for k in size):
+        raise ValueError(f"size must be non-negative, got {size}")
+    return size
+
+
+def _phase_fix(Q: NDArray, R: NDArray) -> NDArray:
+    """Multiply the columns of ``Q`` by the phases of ``diag R`` (unique, equivariant QR)."""
+    r = np.diagonal(R, axis1=-2, axis2=-1)
+    absr = np.abs(r)
+    phase = np.where(absr > 0, r / np.where(absr > 0, absr, 1.0), 1.0)
+    return Q * phase[..., None, :]
+
+
+#: Up to this width real Haar samples come from batched Gram-Schmidt (numpy vector ops
+#: over the batch); above it from LAPACK QR, whose per-matrix cost wins once d^3
+#: dominates. Crossover (between 16 and 24 here) measured by benchmarks/bench_haar.py.
+GRAM_SCHMIDT_MAX_WIDTH = 20
+
+
+def _haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """``n`` Haar samples of ``O(d)``, shape (n, d, d), by Gram-Schmidt of Gaussian columns.
+
+    Gram-Schmidt is QR with ``diag(R) > 0``, so this is the sign-fixed QR of a
+    Gaussian matrix, i.e. exact Haar. Classical Gram-Schmidt applied twice
+    (CGS2) keeps the columns orthonormal to rounding. The batch is the last,
+    contiguous axis so every step is one vector operation over all samples.
+    """
+    Z = rng.standard_normal((d, d, n))  # Z[j, :, k] = column j of sample k
+    Q = np.empty_like(Z)
+    for j in range(d):  # loop over columns, vectorized over the batch
+        v = Z[j]
+        for _ in range(2 if j else 0):
+            coef = np.einsum("kin,in->kn", Q[:j], v)
+            v = v - np.einsum("kn,kin->in", coef, Q[:j])
+        Q[j] = v / np.sqrt(np.einsum("in,in->n", v, v))
+    return np.ascontiguousarray(Q.transpose(2, 1, 0))
+
+
+def _haar_qr_real(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """``n`` Haar samples of ``O(d)`` by batched LAPACK QR with the sign of diag(R) fixed."""
+    Q, R = np.linalg.qr(rng.standard_normal((n, d, d)))
+    return _phase_fix(Q, R)
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    """One of the fields ``R, C, H`` and everything the engine needs to know about it.
+
+    Resolve it once with :func:`resolve_field` at a public entry point and hand
+    the object down; code below never branches on a field name. The three
+    instances are :data:`REAL`, :data:`COMPLEX`, :data:`QUATERNION`.
+
+    Attributes
+    ----------
+    name : str
+        ``"real"``, ``"complex"`` or ``"quaternion"``.
+    b : int
+        Dyson index: the number of real components of one entry (1, 2, 4).
+    dtype : numpy.dtype
+        Storage dtype (float64 for R; complex128 for C and for H, which is
+        stored in the complex ``2d x 2d`` representation ``chi``).
+    """
+
+    name: str
+    b: int
+    dtype: np.dtype
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r}, b={self.b})"
+
+    def __reduce__(self):  # pickles (worker processes, Dask) as the singleton it is
+        return (resolve_field, (self.name,))
+
+    @property
+    def is_real(self) -> bool:
+        """True for ``R``: storage is real and ``^*`` is the plain transpose."""
+        return self.b == 1
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Labels of the real components of an entry (``COMPONENT_LABELS``)."""
+        return COMPONENT_LABELS[self.name]
+
+    # ---- sizes -------------------------------------------------------------------------
+    def rep_size(self, d: int) -> int:
+        """Size of the stored square array for a ``d x d`` matrix (``2d`` for ``H``)."""
+        return 2 * d if self.b == 4 else d
+
+    def width_of(self, X: NDArray) -> int:
+        """Width ``d`` of stored matrices of shape ``(..., n, n)``."""
+        return X.shape[-1] // 2 if self.b == 4 else X.shape[-1]
+
+    def real_dimension(self, d: int) -> int:
+        """``dim_R M_d(F) = b d^2``."""
+        return self.b * d * d
+
+    def group_dimension(self, d: int) -> int:
+        """``dim G_d = b d(d-1)/2 + (b-1) d`` for ``G_d = O_d, U_d, Sp_d``."""
+        return self.b * d * (d - 1) // 2 + (self.b - 1) * d
+
+    def hermitian_dimension(self, d: int) -> int:
+        """``dim_R`` of Hermitian ``d x d`` matrices: ``d + b d(d-1)/2``."""
+        return d + self.b * d * (d - 1) // 2
+
+    # ---- algebra -----------------------------------------------------------------------
+    def ct(self, M: NDArray) -> NDArray:
+        """``M^*`` over the last two axes (a view-free transpose for ``R``)."""
+        return np.swapaxes(M, -1, -2) if self.b == 1 else np.swapaxes(M.conj(), -1, -2)
+
+    def inner(self, V: NDArray, W: NDArray, n_axes: int = 2) -> NDArray[np.float64]:
+        """Real inner product ``Re tr(V^* W)`` summed over the last ``n_axes`` axes.
+
+        For ``H`` the complex representation counts every real component
+        twice; the factor 1/2 removes that.
+        """
+        prod = V * W if self.b == 1 else (V.conj() * W).real
+        out = prod.sum(axis=tuple(range(-n_axes, 0)))
+        return 0.5 * out if self.b == 4 else out
+
+    def sq_norm(self, V: NDArray, n_axes: int = 2) -> NDArray[np.float64]:
+        """``<V, V>`` over the last ``n_axes`` axes."""
+        return self.inner(V, V, n_axes)
+
+    def asarray(self, M: ArrayLike) -> NDArray:
+        """``M`` in the storage dtype (no structure check)."""
+        return np.asarray(M, dtype=self.dtype)
+
+    def check_matrix(self, X: ArrayLike, name: str = "X", n_axes: int = 2) -> NDArray:
+        """Validate stored matrices (see :func:`check_field_matrix`) and return them."""
+        return check_field_matrix(X, self.name, name, n_axes)
+
+    def diag_embed(self, s: ArrayLike) -> NDArray:
+        """``diag(s)`` in storage (``diag(s, s)`` for ``H``)."""
+        return diag_embed(s, self.name)
+
+    def expand_diagonal(self, s: NDArray) -> NDArray:
+        """The stored diagonal of ``diag(s)``: ``s`` (R, C) or ``(s, s)`` (H), shape (..., n)."""
+        return np.concatenate([s, s], axis=-1) if self.b == 4 else s
+
+    def to_components(self, M: ArrayLike) -> NDArray[np.float64]:
+        """Real components, shape ``(..., m, n, b)``, order ``(re, i, j, k)``."""
+        return to_components(M, self.name)
+
+    def from_components(self, x: ArrayLike) -> NDArray:
+        """Inverse of :meth:`to_components`."""
+        return from_components(x, self.name)
+
+    def realify(self, M: ArrayLike, n_axes: int = 2) -> NDArray[np.float64]:
+        """Flatten the last ``n_axes`` axes into real coordinates (an isometry)."""
+        return realify(M, self.name, n_axes)
+
+    # ---- decompositions ----------------------------------------------------------------
+    def svd(self, X: ArrayLike) -> tuple[NDArray, NDArray[np.float64], NDArray]:
+        """``X = U diag(s) V^*`` with ``U, V`` in ``G_d``; ``s`` descending, shape (..., d)."""
+        return svd_field(X, self.name)
+
+    def singular_values(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Singular values over ``F``, descending, each once (raises if ``X`` is singular)."""
+        return singular_values_field(X, self.name)
+
+    def singular_values_unchecked(self, X: NDArray) -> NDArray[np.float64]:
+        """Singular values without validation or singularity check (hot paths)."""
+        sig = np.linalg.svd(X, compute_uv=False)
+        return sig[..., ::2] if self.b == 4 else sig
+
+    # ---- random draws ------------------------------------------------------------------
+    def gaussian(
+        self,
+        d: int,
+        size: int | tuple[int, ...] = (),
+        rng: np.random.Generator | int | None = None,
+    ) -> NDArray:
+        """Standard Gaussian ``d x d`` matrices (every real component ``N(0, 1)``)."""
+        return gaussian_matrix(d, self.name, size, rng)
+
+    def haar(
+        self,
+        d: int,
+        size: int | tuple[int, ...] = (),
+        rng: np.random.Generator | int | None = None,
+    ) -> NDArray:
+        """Exact Haar samples of ``G_d = O_d, U_d, Sp_d`` in storage, shape ``(*size, n, n)``.
+
+        The QR factorization of a Gaussian matrix with the phases of ``diag R``
+        removed is unique and equivariant under left multiplication, and the
+        Gaussian law is left-invariant, so ``Q`` is Haar (Mezzadri 2007). For
+        ``H`` the complex QR runs on the columns of ``chi(G)`` interleaved as
+        ``(c_1, K c_1, c_2, K c_2, ...)``: complex Gram-Schmidt in that order
+        commutes with the quaternionic structure ``K``, so it is quaternionic
+        Gram-Schmidt, and the result is rebuilt from its even columns so that it
+        lies exactly in ``chi(Sp_d)``.
+        """
+        d = check_width(d, "d")
+        rng = np.random.default_rng(rng)
+        size = _batch(size)
+        if self.b == 1:
+            n = int(np.prod(size, dtype=np.int64))
+            draw = _haar_gram_schmidt if d <= GRAM_SCHMIDT_MAX_WIDTH else _haar_qr_real
+            return draw(d, n, rng).reshape(*size, d, d)
+        G = self.gaussian(d, size, rng)
+        if self.b == 2:
+            return _phase_fix(*np.linalg.qr(G))
+        perm = np.stack([np.arange(d), np.arange(d, 2 * d)], axis=-1).reshape(-1)
+        Q = _phase_fix(*np.linalg.qr(G[..., :, perm]))
+        return _quaternion_columns(Q[..., :, 0::2])
+
+    # ---- the group ---------------------------------------------------------------------
+    def lie_algebra_basis(self, d: int) -> NDArray:
+        """Orthonormal basis of ``o(d), u(d), sp(d)`` for the real inner product."""
+        return lie_algebra_basis(d, self.name)
+
+    def log_group_volume(self, d: int) -> float:
+        """``log vol(G_d)`` for the metric ``Re tr(B^* B)`` induced by the real inner product.
+
+        ``sum_{k=1}^d [ (b(k-1)/2) log 2 + log 2 + (bk/2) log pi - log Gamma(bk/2) ]``
+        from the fibrations ``G_k / G_{k-1} = S^{bk-1}``: the unit sphere's
+        volume, and a factor ``sqrt 2`` for each of the ``b(k-1)`` off-diagonal
+        real directions that the horizontal lift counts in a row and a column.
+        ``b = 1`` is ``log c_d`` of the real theory.
+        """
+        d = check_width(d, "d")
+        if d > _MAX_GROUP_WIDTH:
+            # The sum materializes d terms; no DLN held in memory has d > 1e6.
+            raise ValueError(f"d must be <= {_MAX_GROUP_WIDTH} for log_group_volume, got {d}")
+        k = np.arange(1, d + 1)
+        n = self.b * k
+        log_sphere = np.log(2.0) + 0.5 * n * np.log(np.pi) - gammaln(0.5 * n)
+        return float((log_sphere + 0.5 * self.b * (k - 1) * np.log(2.0)).sum())
+
+
+#: Largest width accepted by :meth:`Field.log_group_volume`.
+_MAX_GROUP_WIDTH = 10**6
+
+REAL = Field("real", 1, np.dtype(np.float64))
+COMPLEX = Field("complex", 2, np.dtype(np.complex128))
+QUATERNION = Field("quaternion", 4, np.dtype(np.complex128))
+_BY_NAME = {f.name: f for f in (REAL, COMPLEX, QUATERNION)}
+
+
+def resolve_field(field: str | Field) -> Field:
+    """The :class:`Field` for ``"real"``, ``"complex"``, ``"quaternion"`` (or a Field itself).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the accepted values.
+    """
+    if isinstance(field, Field):
+        return field
+    return _BY_NAME[check_field(field)]
