@@ -297,11 +297,13 @@ def check_field_matrix(X: ArrayLike, field: str, name: str = "X", n_axes: int = 
     field = check_field(field)
     X = np.asarray(X)
     if X.ndim < n_axes:
-        raise ValueError(f"{name} must have at least {n_axes} axes, got shape {X.shape}")
-    if X.shape[-1] != X.shape[-2] or X.shape[-1] < 1:
         raise ValueError(
-            f"{name} must be square (and non-empty) in its last two axes, got {X.shape}"
+            f"{name} must have shape (..., n, n) with at least {n_axes} axes, got shape {X.shape}"
         )
+    if X.shape[-1] != X.shape[-2]:
+        raise ValueError(f"{name} must be square in its last two axes, got shape {X.shape}")
+    if X.shape[-1] < 1:
+        raise ValueError(f"{name} must have width d >= 1, got shape {X.shape}")
     if field == "real":
         if np.iscomplexobj(X):
             raise TypeError(f"{name} must be real for field='real'")
@@ -591,6 +593,19 @@ class Field:
         """The stored diagonal of ``diag(s)``: ``s`` (R, C) or ``(s, s)`` (H), shape (..., n)."""
         return np.concatenate([s, s], axis=-1) if self.b == 4 else s
 
+    def expand_entrywise(self, D: NDArray) -> NDArray:
+        """A ``d x d`` array of entrywise factors laid out on the stored ``n x n`` grid.
+
+        In the singular-value frame an operator that multiplies entry ``(i, j)``
+        of ``U^* P V`` by ``D_ij`` acts on the stored matrix entrywise by this
+        array: ``D`` itself (R, C), or ``D`` repeated in all four ``d x d``
+        blocks (H, whose entry ``(i, j)`` lives in the four blocks of ``chi``).
+        """
+        if self.b != 4:
+            return D
+        idx = np.concatenate([np.arange(D.shape[-1])] * 2)
+        return D[..., idx[:, None], idx[None, :]]
+
     def to_components(self, M: ArrayLike) -> NDArray[np.float64]:
         """Real components, shape ``(..., m, n, b)``, order ``(re, i, j, k)``."""
         return to_components(M, self.name)
@@ -614,7 +629,13 @@ class Field:
 
     def singular_values_unchecked(self, X: NDArray) -> NDArray[np.float64]:
         """Singular values without validation or singularity check (hot paths)."""
-        sig = np.linalg.svd(X, compute_uv=False)
+        return self.fold_singular_values(np.linalg.svd(X, compute_uv=False))
+
+    def fold_singular_values(self, sig: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Singular values over ``F`` from the descending ones of the stored matrix.
+
+        Over ``H`` every singular value of ``chi(X)`` is doubled: keep each once.
+        """
         return sig[..., ::2] if self.b == 4 else sig
 
     # ---- random draws ------------------------------------------------------------------
@@ -666,20 +687,28 @@ class Field:
     def log_group_volume(self, d: int) -> float:
         """``log vol(G_d)`` for the metric ``Re tr(B^* B)`` induced by the real inner product.
 
-        ``sum_{k=1}^d [ (b(k-1)/2) log 2 + log 2 + (bk/2) log pi - log Gamma(bk/2) ]``
-        from the fibrations ``G_k / G_{k-1} = S^{bk-1}``: the unit sphere's
-        volume, and a factor ``sqrt 2`` for each of the ``b(k-1)`` off-diagonal
-        real directions that the horizontal lift counts in a row and a column.
-        ``b = 1`` is ``log c_d`` of the real theory.
+        From the fibrations ``G_k / G_{k-1} = S^{bk-1}``: each step contributes
+        the unit sphere's volume ``2 pi^{bk/2} / Gamma(bk/2)`` and a factor
+        ``sqrt 2`` for each of the ``b(k-1)`` off-diagonal real directions that
+        the horizontal lift counts in a row and a column. Summed in closed form:
+
+            d log 2 + b d(d+1)/4 log pi + b d(d-1)/4 log 2 - sum_{k=1}^d log Gamma(bk/2).
+
+        ``b = 1`` is ``log c_d`` of the real theory (``c_1 = 2``: two points),
+        evaluated in the same order of operations as it always was.
         """
         d = check_width(d, "d")
         if d > _MAX_GROUP_WIDTH:
             # The sum materializes d terms; no DLN held in memory has d > 1e6.
             raise ValueError(f"d must be <= {_MAX_GROUP_WIDTH} for log_group_volume, got {d}")
+        b = self.b
         k = np.arange(1, d + 1)
-        n = self.b * k
-        log_sphere = np.log(2.0) + 0.5 * n * np.log(np.pi) - gammaln(0.5 * n)
-        return float((log_sphere + 0.5 * self.b * (k - 1) * np.log(2.0)).sum())
+        return float(
+            d * np.log(2.0)
+            + b * d * (d + 1) / 4.0 * np.log(np.pi)
+            + b * d * (d - 1) / 4.0 * np.log(2.0)
+            - gammaln(b * k / 2.0).sum()
+        )
 
 
 #: Largest width accepted by :meth:`Field.log_group_volume`.
