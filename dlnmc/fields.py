@@ -5,8 +5,8 @@ MATH.md section 8: every definition of the real DLN is read over
 real inner product ``<V, W> = Re tr(V^* W)``, which for ``H`` is the sum of
 products of all four real components.
 
-Representation (the storage convention used by every ``*_field`` function)
---------------------------------------------------------------------------
+Representation (the storage convention of every field-aware function)
+---------------------------------------------------------------------
 - ``"real"``: float64 arrays ``(..., d, d)``, as in the rest of dlnmc.
 - ``"complex"``: complex128 arrays ``(..., d, d)``.
 - ``"quaternion"``: a quaternionic matrix ``Q = A + B j`` (``A, B`` complex
@@ -89,20 +89,20 @@ def check_field(field: object) -> str:
     return field
 
 
-def dyson_index(field: str) -> int:
+def dyson_index(field: str | Field) -> int:
     """Dyson index ``b``: 1 for ``"real"``, 2 for ``"complex"``, 4 for ``"quaternion"``."""
-    return _DYSON[check_field(field)]
+    return resolve_field(field).b
 
 
 def rep_size(d: int, field: str) -> int:
     """Size of the stored square array for a ``d x d`` matrix over ``field`` (``2d`` for ``H``)."""
-    return 2 * d if check_field(field) == "quaternion" else d
+    return 2 * d if resolve_field(field).b == 4 else d
 
 
 def width_of(X: NDArray, field: str) -> int:
     """Width ``d`` of stored matrices ``X`` of shape ``(..., n, n)``."""
     n = X.shape[-1]
-    return n // 2 if check_field(field) == "quaternion" else n
+    return n // 2 if resolve_field(field).b == 4 else n
 
 
 def real_dimension(d: int, field: str) -> int:
@@ -116,13 +116,13 @@ def group_dimension(d: int, field: str) -> int:
     Skew-Hermitian matrices over ``F``: imaginary diagonal (``b-1`` real
     dimensions each) and a free upper triangle (``b`` each).
     """
-    b, d = dyson_index(field), check_width(d, "d")
+    b, d = resolve_field(field).b, check_width(d, "d")
     return b * d * (d - 1) // 2 + (b - 1) * d
 
 
 def hermitian_dimension(d: int, field: str) -> int:
     """``dim_R`` of Hermitian ``d x d`` matrices over ``F``: ``d + b d(d-1)/2``."""
-    b, d = dyson_index(field), check_width(d, "d")
+    b, d = resolve_field(field).b, check_width(d, "d")
     return d + b * d * (d - 1) // 2
 
 
@@ -175,14 +175,14 @@ def from_components(x: ArrayLike, field: str) -> NDArray:
         ``(..., m, n)`` float64 (real), complex128 (complex), or the complex
         representation ``(..., 2m, 2n)`` (quaternion).
     """
-    field = check_field(field)
-    b = _DYSON[field]
+    F = resolve_field(field)
+    b = F.b
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < 3 or x.shape[-1] != b:
-        raise ValueError(f"components for field {field!r} must have shape (..., m, n, {b})")
-    if field == "real":
+        raise ValueError(f"components for field {F.name!r} must have shape (..., m, n, {b})")
+    if F.b == 1:
         return x[..., 0].copy()
-    if field == "complex":
+    if F.b == 2:
         return x[..., 0] + 1j * x[..., 1]
     return quaternion_to_complex(x[..., 0] + 1j * x[..., 1], x[..., 2] + 1j * x[..., 3])
 
@@ -197,11 +197,11 @@ def to_components(M: ArrayLike, field: str) -> NDArray[np.float64]:
         section 8 (for ``H``: the factor 2 of the complex representation is
         removed by reading each component once).
     """
-    field = check_field(field)
+    F = resolve_field(field)
     M = np.asarray(M)
-    if field == "real":
+    if F.b == 1:
         return np.asarray(M.real, dtype=np.float64)[..., None]
-    if field == "complex":
+    if F.b == 2:
         return np.stack([M.real, M.imag], axis=-1).astype(np.float64, copy=False)
     A, B = complex_to_quaternion(M)
     return np.stack([A.real, A.imag, B.real, B.imag], axis=-1)
@@ -236,11 +236,11 @@ def inner(V: ArrayLike, W: ArrayLike, field: str, n_axes: int = 2) -> NDArray[np
     -------
     ndarray, float64, shape (...)
     """
-    field = check_field(field)
+    F = resolve_field(field)
     V, W = np.asarray(V), np.asarray(W)
     prod = (V.conj() * W).real
     out = prod.sum(axis=tuple(range(-n_axes, 0)))
-    return 0.5 * out if field == "quaternion" else out
+    return 0.5 * out if F.b == 4 else out
 
 
 def gaussian_matrix(
@@ -258,11 +258,11 @@ def gaussian_matrix(
     -------
     ndarray, shape (*size, n, n), ``n = rep_size(d, field)``
     """
-    field = check_field(field)
+    F = resolve_field(field)
     d = check_width(d, "d")
     rng = np.random.default_rng(rng)
     size = (size,) if isinstance(size, int | np.integer) else tuple(size)
-    return from_components(rng.standard_normal((*size, d, d, _DYSON[field])), field)
+    return from_components(rng.standard_normal((*size, d, d, F.b)), field)
 
 
 def diag_embed(s: ArrayLike, field: str) -> NDArray:
@@ -273,14 +273,14 @@ def diag_embed(s: ArrayLike, field: str) -> NDArray:
     ndarray, shape (..., n, n)
         ``diag(s, s)`` for ``"quaternion"`` (``chi`` of a real diagonal matrix).
     """
-    field = check_field(field)
+    F = resolve_field(field)
     s = np.asarray(s)
     if np.iscomplexobj(s):  # the diagonal is real: never drop an imaginary part silently
         raise TypeError("s must be real (the diagonal of diag_embed); got a complex array")
     s = s.astype(np.float64, copy=False)
-    if field == "quaternion":
+    if F.b == 4:
         s = np.concatenate([s, s], axis=-1)
-    out = np.zeros((*s.shape, s.shape[-1]), dtype=np.float64 if field == "real" else np.complex128)
+    out = np.zeros((*s.shape, s.shape[-1]), dtype=np.float64 if F.b == 1 else np.complex128)
     idx = np.arange(s.shape[-1])
     out[..., idx, idx] = s
     return out
@@ -294,7 +294,7 @@ def check_field_matrix(X: ArrayLike, field: str, name: str = "X", n_axes: int = 
     ``"quaternion"`` an even size and the structure ``M J = J conj(M)`` of the
     complex representation (to ``1e-10`` relative).
     """
-    field = check_field(field)
+    F = resolve_field(field)
     X = np.asarray(X)
     if X.ndim < n_axes:
         raise ValueError(
@@ -304,14 +304,14 @@ def check_field_matrix(X: ArrayLike, field: str, name: str = "X", n_axes: int = 
         raise ValueError(f"{name} must be square in its last two axes, got shape {X.shape}")
     if X.shape[-1] < 1:
         raise ValueError(f"{name} must have width d >= 1, got shape {X.shape}")
-    if field == "real":
+    if F.b == 1:
         if np.iscomplexobj(X):
             raise TypeError(f"{name} must be real for field='real'")
         X = X.astype(np.float64, copy=False)
     else:
         X = X.astype(np.complex128, copy=False)
     check_finite(X, name)
-    if field == "quaternion":
+    if F.b == 4:
         n = X.shape[-1]
         if n % 2:
             raise ValueError(
@@ -345,9 +345,9 @@ def lie_algebra_basis(d: int, field: str) -> NDArray:
         In the storage of ``field``. Order: diagonal elements (row, unit),
         then pairs in ``numpy.triu_indices(d, 1)`` order (pair, unit).
     """
-    field = check_field(field)
+    F = resolve_field(field)
     d = check_width(d, "d")
-    b = _DYSON[field]
+    b = F.b
     iu, ju = np.triu_indices(d, 1)
     comps = []
     for k in range(d):  # d is small: loops build a constant basis once
@@ -364,7 +364,7 @@ def lie_algebra_basis(d: int, field: str) -> NDArray:
             comps.append(c)
     n = rep_size(d, field)
     if not comps:
-        return np.zeros((0, n, n), dtype=np.float64 if field == "real" else np.complex128)
+        return np.zeros((0, n, n), dtype=np.float64 if F.b == 1 else np.complex128)
     return from_components(np.stack(comps), field)
 
 
@@ -404,9 +404,9 @@ def svd_field(X: ArrayLike, field: str) -> tuple[NDArray, NDArray[np.float64], N
         Descending.
     V : ndarray, shape (..., n, n)
     """
-    field = check_field(field)
+    F = resolve_field(field)
     X = check_field_matrix(X, field)
-    if field != "quaternion":
+    if F.b != 4:
         U, s, Vh = np.linalg.svd(X)
         return U, s, conj_transpose(Vh)
     Uc, sig, _ = np.linalg.svd(X)
@@ -435,10 +435,10 @@ def singular_values_field(X: ArrayLike, field: str) -> NDArray[np.float64]:
 
     Raises ``ValueError`` if some ``X`` is singular to working precision.
     """
-    field = check_field(field)
+    F = resolve_field(field)
     X = check_field_matrix(X, field)
     sig = np.linalg.svd(X, compute_uv=False)
-    s = sig[..., ::2] if field == "quaternion" else sig
+    s = sig[..., ::2] if F.b == 4 else sig
     tiny = s[..., -1] <= X.shape[-1] * np.finfo(np.float64).eps * s[..., 0]
     if np.any(tiny):
         raise ValueError(
@@ -583,11 +583,11 @@ class Field:
 
     def check_matrix(self, X: ArrayLike, name: str = "X", n_axes: int = 2) -> NDArray:
         """Validate stored matrices (see :func:`check_field_matrix`) and return them."""
-        return check_field_matrix(X, self.name, name, n_axes)
+        return check_field_matrix(X, self, name, n_axes)
 
     def diag_embed(self, s: ArrayLike) -> NDArray:
         """``diag(s)`` in storage (``diag(s, s)`` for ``H``)."""
-        return diag_embed(s, self.name)
+        return diag_embed(s, self)
 
     def expand_diagonal(self, s: NDArray) -> NDArray:
         """The stored diagonal of ``diag(s)``: ``s`` (R, C) or ``(s, s)`` (H), shape (..., n)."""
@@ -608,24 +608,24 @@ class Field:
 
     def to_components(self, M: ArrayLike) -> NDArray[np.float64]:
         """Real components, shape ``(..., m, n, b)``, order ``(re, i, j, k)``."""
-        return to_components(M, self.name)
+        return to_components(M, self)
 
     def from_components(self, x: ArrayLike) -> NDArray:
         """Inverse of :meth:`to_components`."""
-        return from_components(x, self.name)
+        return from_components(x, self)
 
     def realify(self, M: ArrayLike, n_axes: int = 2) -> NDArray[np.float64]:
         """Flatten the last ``n_axes`` axes into real coordinates (an isometry)."""
-        return realify(M, self.name, n_axes)
+        return realify(M, self, n_axes)
 
     # ---- decompositions ----------------------------------------------------------------
     def svd(self, X: ArrayLike) -> tuple[NDArray, NDArray[np.float64], NDArray]:
         """``X = U diag(s) V^*`` with ``U, V`` in ``G_d``; ``s`` descending, shape (..., d)."""
-        return svd_field(X, self.name)
+        return svd_field(X, self)
 
     def singular_values(self, X: ArrayLike) -> NDArray[np.float64]:
         """Singular values over ``F``, descending, each once (raises if ``X`` is singular)."""
-        return singular_values_field(X, self.name)
+        return singular_values_field(X, self)
 
     def singular_values_unchecked(self, X: NDArray) -> NDArray[np.float64]:
         """Singular values without validation or singularity check (hot paths)."""
@@ -646,7 +646,7 @@ class Field:
         rng: np.random.Generator | int | None = None,
     ) -> NDArray:
         """Standard Gaussian ``d x d`` matrices (every real component ``N(0, 1)``)."""
-        return gaussian_matrix(d, self.name, size, rng)
+        return gaussian_matrix(d, self, size, rng)
 
     def haar(
         self,
@@ -682,7 +682,7 @@ class Field:
     # ---- the group ---------------------------------------------------------------------
     def lie_algebra_basis(self, d: int) -> NDArray:
         """Orthonormal basis of ``o(d), u(d), sp(d)`` for the real inner product."""
-        return lie_algebra_basis(d, self.name)
+        return lie_algebra_basis(d, self)
 
     def log_group_volume(self, d: int) -> float:
         """``log vol(G_d)`` for the metric ``Re tr(B^* B)`` induced by the real inner product.
