@@ -47,6 +47,7 @@ __all__ = [
     "COMPLEX",
     "COMPONENT_LABELS",
     "FIELDS",
+    "GRAM_SCHMIDT_MAX_WIDTH",
     "QUATERNION",
     "REAL",
     "Field",
@@ -59,6 +60,8 @@ __all__ = [
     "from_components",
     "gaussian_matrix",
     "group_dimension",
+    "haar_gram_schmidt",
+    "haar_qr_real",
     "hermitian_dimension",
     "inner",
     "lie_algebra_basis",
@@ -473,7 +476,7 @@ def _phase_fix(Q: NDArray, R: NDArray) -> NDArray:
 GRAM_SCHMIDT_MAX_WIDTH = 20
 
 
-def _haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+def haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """``n`` Haar samples of ``O(d)``, shape (n, d, d), by Gram-Schmidt of Gaussian columns.
 
     Gram-Schmidt is QR with ``diag(R) > 0``, so this is the sign-fixed QR of a
@@ -492,7 +495,7 @@ def _haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.f
     return np.ascontiguousarray(Q.transpose(2, 1, 0))
 
 
-def _haar_qr_real(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+def haar_qr_real(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """``n`` Haar samples of ``O(d)`` by batched LAPACK QR with the sign of diag(R) fixed."""
     Q, R = np.linalg.qr(rng.standard_normal((n, d, d)))
     return _phase_fix(Q, R)
@@ -670,7 +673,7 @@ class Field:
         size = _batch(size)
         if self.b == 1:
             n = int(np.prod(size, dtype=np.int64))
-            draw = _haar_gram_schmidt if d <= GRAM_SCHMIDT_MAX_WIDTH else _haar_qr_real
+            draw = haar_gram_schmidt if d <= GRAM_SCHMIDT_MAX_WIDTH else haar_qr_real
             return draw(d, n, rng).reshape(*size, d, d)
         G = self.gaussian(d, size, rng)
         if self.b == 2:

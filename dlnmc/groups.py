@@ -22,13 +22,17 @@ from dlnmc.fields import (
     QUATERNION,
     REAL,
     Field,
+    haar_gram_schmidt,
+    haar_qr_real,
     resolve_field,
 )
 
 __all__ = [
     "GRAM_SCHMIDT_MAX_WIDTH",
     "haar",
+    "haar_gram_schmidt",
     "haar_orthogonal",
+    "haar_qr_real",
     "haar_special_orthogonal",
     "haar_symplectic",
     "haar_unitary",

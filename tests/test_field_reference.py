@@ -2,7 +2,7 @@
 
 For b = 2, 4, d = 2, N = 3, beta = 1 the emcee ensembles on the singular-value
 law and on X in M_d(F) (real components) must match the quadrature of
-log_sv_density_field on means and 10%/90% quantiles of both singular values
+log_sv_density(field=) on means and 10%/90% quantiles of both singular values
 within 4.5 MCSE (arviz); a wrong law (b = 1, or the energy with the factor 2 of
 the complex representation of H) must be rejected by the same test.
 """
@@ -172,7 +172,7 @@ def _math_md_real_moments(N: float, beta: float) -> np.ndarray:
 
 
 def test_sv_law_real_matches_adaptive_quadrature_of_math_md():
-    # b = 1 through log_sv_density_field and the composite rule against scipy's
+    # b = 1 through log_sv_density(field="real") and the composite rule against scipy's
     # adaptive rule on the real-field formula of MATH.md.
     for N, beta in [(3, 1.0), (5, 0.5)]:
         z, m1, m2 = _math_md_real_moments(N, beta)

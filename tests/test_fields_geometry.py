@@ -204,7 +204,7 @@ def test_entropy_scaling_and_invariance(field):
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
 def test_singular_value_law_at_depth_one_is_the_ginibre_law(field):
     """N = 1: M_b = M_d(F), so X is Gaussian (beta = 1) and the law of s must be
-    prod s_i^{b-1} |s_1^2 - s_2^2|^b exp(-|s|^2/2). Quadrature of log_sv_density_field
+    prod s_i^{b-1} |s_1^2 - s_2^2|^b exp(-|s|^2/2). Quadrature of log_sv_density(field=)
     against Monte Carlo of singular_values_field, |z| < 4.5."""
     d, n = 2, 20_000
     s = singular_values_field(gaussian_matrix(d, field, n, np.random.default_rng(77)), field)
