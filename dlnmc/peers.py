@@ -207,7 +207,21 @@ def from_emcee(
     extra.update({"discard": int(discard), "thin": int(thin), **(attrs or {})})
     if depth is not None:
         extra.setdefault("depth", int(depth))
-    return build_tree(post, stats, attrs=extra)
+    return _tree(post, stats, extra, F)
+
+
+def _tree(post: dict, stats: dict | None, attrs: dict, F: Field) -> xr.DataTree:
+    """The ensemble tree; over C and H the matrices carry a last dimension ``component``."""
+    if F.is_real:
+        return build_tree(post, stats, attrs=attrs)
+    matrix_dims = {"X": ("row", "col", "component"), "W": ("layer", "row", "col", "component"),
+                   "trace_X": ("component",)}  # fmt: skip
+    dims = {k: v for k, v in matrix_dims.items() if k in post}
+    tree = build_tree(post, stats, dims=dims, attrs=attrs)
+    if dims:
+        ds = tree["posterior"].to_dataset().assign_coords(component=list(F.components))
+        tree["posterior"] = xr.DataTree(ds)
+    return tree
 
 
 def _stack_chains(value: Any, name: str) -> NDArray:
@@ -292,4 +306,4 @@ def from_mici(
     extra: dict[str, Any] = {"sampler": "mici", "field": F.name, **(attrs or {})}
     if depth is not None:
         extra.setdefault("depth", int(depth))
-    return build_tree(post, stats or None, attrs=extra)
+    return _tree(post, stats or None, extra, F)
