@@ -4,6 +4,12 @@ The Boltzmann entropy ``S(X)`` of Menon and Yu (arXiv:2509.09088), the
 geometry of the balanced manifold, samplers on group orbits and on the
 balanced manifold, and Monte Carlo estimates held against the closed form.
 Conventions are those of MATH.md (shipped as ``docs/MATH.md``).
+
+One engine serves the real, complex and quaternionic networks: every public
+capability takes ``field="real" | "complex" | "quaternion"`` (or a
+:class:`~dlnmc.fields.Field`, e.g. ``dlnmc.COMPLEX``), resolved once and handed
+down. The ``*_field`` names of earlier releases remain as aliases that emit a
+``DeprecationWarning``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
