@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import blas_report, paired_times
 
 from dlnmc.groups import (
-    _haar_gram_schmidt,
-    _haar_qr,
+    haar_gram_schmidt,
     haar_orthogonal,
+    haar_qr_real,
     haar_special_orthogonal,
 )
 
@@ -65,7 +65,7 @@ def main() -> None:
         n = max(500, 2_000_000 // d**2)
         rng = np.random.default_rng(1)
         t_gs, t_qr, ratio = paired_times(
-            partial(_haar_gram_schmidt, d, n, rng), partial(_haar_qr, d, n, rng), args.repeats
+            partial(haar_gram_schmidt, d, n, rng), partial(haar_qr_real, d, n, rng), args.repeats
         )
         print(f"{d:3d} {n:8d} {n / t_gs:12.3e} {n / t_qr:12.3e} {ratio:7.2f}x")
 

@@ -4,10 +4,28 @@ The Boltzmann entropy ``S(X)`` of Menon and Yu (arXiv:2509.09088), the
 geometry of the balanced manifold, samplers on group orbits and on the
 balanced manifold, and Monte Carlo estimates held against the closed form.
 Conventions are those of MATH.md (shipped as ``docs/MATH.md``).
+
+One engine serves the real, complex and quaternionic networks: every public
+capability takes ``field="real" | "complex" | "quaternion"`` (or a
+:class:`~dlnmc.fields.Field`, e.g. ``dlnmc.COMPLEX``), resolved once and handed
+down. The ``*_field`` names of earlier releases remain as aliases that emit a
+``DeprecationWarning``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
+# Deprecated *_field names of the two-engine package (warn, then call the field= API).
+from dlnmc._deprecated import (
+    entropy_field,
+    entropy_sv_field,
+    haar_field,
+    log_group_volume_field,
+    log_rho_field,
+    log_rho_sv_field,
+    log_sv_density_field,
+    singular_values_field,
+    svd_field,
+)
 from dlnmc.balanced import sample_balanced
 from dlnmc.charts import EulerChart, euler_chart
 from dlnmc.constraint import BalancedConstraint
@@ -23,14 +41,6 @@ from dlnmc.entropy import (
     log_sv_density,
     singular_values,
 )
-from dlnmc.entropy_fields import (
-    entropy_field,
-    entropy_sv_field,
-    log_group_volume_field,
-    log_rho_field,
-    log_rho_sv_field,
-    log_sv_density_field,
-)
 from dlnmc.estimators import (
     GroupVolumeEstimate,
     OrbitVolumeEstimate,
@@ -39,10 +49,18 @@ from dlnmc.estimators import (
     orbit_volume_table,
 )
 from dlnmc.exponent import ExponentEstimate, estimate_exponent
-from dlnmc.fields import dyson_index, singular_values_field, svd_field
+from dlnmc.fields import COMPLEX, QUATERNION, REAL, Field, dyson_index, resolve_field
 from dlnmc.group_charts import estimate_group_volume_field, estimate_orbit_volume_field
-from dlnmc.groups import haar_orthogonal, haar_special_orthogonal, log_group_volume, so_basis
-from dlnmc.groups_fields import haar_field, haar_symplectic, haar_unitary
+from dlnmc.groups import (
+    haar,
+    haar_orthogonal,
+    haar_special_orthogonal,
+    haar_symplectic,
+    haar_unitary,
+    lie_algebra_basis,
+    log_group_volume,
+    so_basis,
+)
 from dlnmc.metric import apply_A, apply_A_inv, g_N, log_det_A
 from dlnmc.network import (
     balanced_dimension,
@@ -78,7 +96,10 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0"
 
 __all__ = [
+    "COMPLEX",
     "DEFAULT_DIMS",
+    "QUATERNION",
+    "REAL",
     "BalancedConstraint",
     "ConstrainedHMC",
     "ConstrainedRWM",
@@ -86,6 +107,7 @@ __all__ = [
     "EnsembleWriter",
     "EulerChart",
     "ExponentEstimate",
+    "Field",
     "GroupVolumeEstimate",
     "OrbitVolumeEstimate",
     "QuadraticEnergy",
@@ -116,12 +138,14 @@ __all__ = [
     "from_mici",
     "g_N",
     "gauge_action",
+    "haar",
     "haar_field",
     "haar_orthogonal",
     "haar_special_orthogonal",
     "haar_symplectic",
     "haar_unitary",
     "horizontal_basis",
+    "lie_algebra_basis",
     "load_study",
     "load_tree",
     "log_D",
@@ -148,6 +172,7 @@ __all__ = [
     "provenance_attrs",
     "reference_end_to_end",
     "reference_singular_values",
+    "resolve_field",
     "run_study",
     "sample_balanced",
     "sample_orbit",

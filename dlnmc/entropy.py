@@ -1,11 +1,21 @@
-"""The Boltzmann entropy S(X) of Menon and Yu, and the densities it enters.
+"""The Boltzmann entropy S(X) of Menon and Yu, and the densities it enters, over R, C and H.
 
-All formulas follow MATH.md sections 3, 5 and 6 (real field). The public
-functions take ``field="real" | "complex" | "quaternion"`` (MATH.md section 8);
-other fields are delegated to :mod:`dlnmc.entropy_fields`, imported lazily
-because it builds on this module. The real path does not touch it. Everything is
-evaluated in log space from ``t_i = log s_i``: with ``x_i = s_i^{2/N}``,
-``t_i >= t_j`` and ``v = x_j / x_i = exp(-2 (t_i - t_j) / N)``,
+One module for every field ``F`` (Dyson index ``b = 1, 2, 4``; MATH.md sections
+3, 5, 6 and 8). With ``D_ij`` the factors of the metric operator (diagonal
+included, :func:`log_D`):
+
+    S_b(X)   = (N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii
+    rho_b(X) = vol(G_d)^(N-1) prod_i D_ii^(-1/2) prod_{i<j} D_ij^(-b/2)
+    singular values: exp(-beta E) prod_i s_i^(b-1) D_ii^(-1/2)
+                     * prod_{i<j} |s_i^2 - s_j^2|^b D_ij^(-b alpha)
+
+(``alpha = 1/2`` in theory); ``b = 1`` is the real theory and its code path is
+bit for bit the one the real package always had. The public functions take
+``field="real" | "complex" | "quaternion"`` (or a :class:`dlnmc.fields.Field`),
+resolve it once and hand the :class:`~dlnmc.fields.Field` down.
+
+Everything is evaluated in log space from ``t_i = log s_i``: with
+``x_i = s_i^{2/N}``, ``t_i >= t_j`` and ``v = x_j / x_i = exp(-2 (t_i - t_j) / N)``,
 
     D_ij = sum_{k=0}^{N-1} x_i^k x_j^{N-1-k} = x_i^{N-1} * sum_{k=0}^{N-1} v^k,
 
@@ -17,18 +27,24 @@ so singular values from 1e-100 to 1e100 and depths up to 1e5 are safe.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from dlnmc._validation import check_depth, check_singular_values, check_square
-from dlnmc.groups import log_group_volume
+from dlnmc._validation import check_depth, check_singular_values
+from dlnmc.fields import Field, resolve_field
 
 __all__ = [
+    "check_invertible",
+    "energy_from_logs",
     "entropy",
     "entropy_sv",
+    "field_entropy_sv",
+    "field_log_rho_sv",
+    "field_log_sv_density",
+    "field_singular_values",
     "log_D",
+    "log_D_from_logs",
+    "log_D_pair_sum_from_logs",
     "log_D_pairs",
     "log_rho",
     "log_rho_sv",
@@ -45,12 +61,6 @@ _HORNER_MAX_DEPTH = 24
 _SMALL_GAP = 1e-8
 # Rows per chunk in entropy_sv: keeps temporaries in cache on large batches.
 _CHUNK_ROWS = 8192
-
-
-def _other_field():
-    """:mod:`dlnmc.entropy_fields`, imported on first use (it imports this module)."""
-    # import_module, not "from dlnmc import": robust while dlnmc/__init__ is half-run.
-    return importlib.import_module("dlnmc.entropy_fields")
 
 
 def _geometric_sum(delta: NDArray[np.float64], depth: int) -> NDArray[np.float64]:
@@ -80,11 +90,30 @@ def _geometric_sum(delta: NDArray[np.float64], depth: int) -> NDArray[np.float64
     return g
 
 
-def _log_D_from_logs(
+def log_D_from_logs(
     t_hi: NDArray[np.float64], t_lo: NDArray[np.float64], depth: int
 ) -> NDArray[np.float64]:
-    """``log D_ij`` from ``t_hi = max(t_i, t_j)`` and ``t_lo = min(t_i, t_j)``."""
+    """``log D_ij`` from ``t_hi = max(t_i, t_j)`` and ``t_lo = min(t_i, t_j)`` (``t = log s``).
+
+    No validation (callers have checked ``depth``); broadcasts ``t_hi`` against ``t_lo``.
+    """
     return 2.0 * (1.0 - 1.0 / depth) * t_hi + np.log(_geometric_sum(t_hi - t_lo, depth))
+
+
+def _pairs_from_logs(t: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    """``(max(t_i, t_j), min(t_i, t_j))`` for the pairs ``i < j`` in ``triu_indices`` order."""
+    iu, ju = np.triu_indices(t.shape[-1], 1)
+    ti, tj = t[..., iu], t[..., ju]
+    return np.maximum(ti, tj), np.minimum(ti, tj)
+
+
+def log_D_pair_sum_from_logs(t: NDArray[np.float64], depth: int) -> NDArray[np.float64]:
+    """``sum_{i<j} log D_ij`` from ``t = log s`` (any order), shape ``(...)``.
+
+    For callers that hold ``log s`` rather than ``s`` (``s = sigma^N`` can
+    overflow where ``N log sigma`` does not). No validation.
+    """
+    return log_D_from_logs(*_pairs_from_logs(t), depth).sum(axis=-1)
 
 
 def check_invertible(s: NDArray[np.float64], name: str = "X") -> NDArray[np.float64]:
@@ -109,25 +138,31 @@ def check_invertible(s: NDArray[np.float64], name: str = "X") -> NDArray[np.floa
     return s
 
 
-def singular_values(X: ArrayLike, name: str = "X", *, field: str = "real") -> NDArray[np.float64]:
-    """Singular values of an invertible ``X``, descending, shape ``(..., d)``.
+def field_singular_values(X: ArrayLike, field: Field, name: str = "X") -> NDArray[np.float64]:
+    """:func:`singular_values` for a resolved :class:`~dlnmc.fields.Field` (internal callers)."""
+    X = field.check_matrix(X, name)
+    return check_invertible(field.singular_values_unchecked(X), name)
 
-    Raises ``ValueError`` if ``X`` is singular to working precision
-    (:func:`check_invertible`). For ``field="complex"`` ``X`` is complex
-    ``(..., d, d)``; for ``"quaternion"`` the complex ``(..., 2d, 2d)``
-    representation of ``docs/fields.md`` and each singular value is returned
-    once (:func:`dlnmc.fields.singular_values_field`).
+
+def singular_values(
+    X: ArrayLike, name: str = "X", *, field: str | Field = "real"
+) -> NDArray[np.float64]:
+    """Singular values of an invertible ``X`` over ``F``, descending, shape ``(..., d)``.
+
+    ``X`` is stored as in :mod:`dlnmc.fields`: real or complex ``(..., d, d)``,
+    or for ``"quaternion"`` the complex ``(..., 2d, 2d)`` representation, whose
+    doubled singular values are returned once. Raises ``ValueError`` if ``X``
+    is singular to working precision (:func:`check_invertible`).
     """
-    if field != "real":
-        from dlnmc.fields import singular_values_field
+    return field_singular_values(X, resolve_field(field), name)
 
-        return singular_values_field(X, field)
-    X = check_square(X, name)
-    return check_invertible(np.linalg.svd(X, compute_uv=False), name)
+
+def _log_D_pairs(s: NDArray[np.float64], N: int) -> NDArray[np.float64]:
+    return log_D_from_logs(*_pairs_from_logs(np.log(s)), N)
 
 
 def log_D_pairs(s: ArrayLike, depth: int) -> NDArray[np.float64]:
-    """``log D_ij`` for all ``i < j``.
+    """``log D_ij`` for all ``i < j`` (the same for every field).
 
     Parameters
     ----------
@@ -141,19 +176,14 @@ def log_D_pairs(s: ArrayLike, depth: int) -> NDArray[np.float64]:
     ndarray, shape (..., d(d-1)/2)
         Pairs in ``numpy.triu_indices(d, 1)`` order of the given ``s``.
     """
-    s = check_singular_values(s)
-    N = check_depth(depth)
-    t = np.log(s)
-    iu, ju = np.triu_indices(s.shape[-1], 1)
-    ti, tj = t[..., iu], t[..., ju]
-    return _log_D_from_logs(np.maximum(ti, tj), np.minimum(ti, tj), N)
+    return _log_D_pairs(check_singular_values(s), check_depth(depth))
 
 
 def log_D(s: ArrayLike, depth: int) -> NDArray[np.float64]:
     """The full matrix ``log D_ij`` of MATH.md section 3, diagonal included.
 
     ``D_ij`` is the factor by which ``A_{N,X}`` multiplies entry ``(i, j)`` of
-    ``U^T P V``; ``D_ii = N s_i^{2(N-1)/N}``.
+    ``U^* P V`` (over every field); ``D_ii = N s_i^{2(N-1)/N}``.
 
     Returns
     -------
@@ -164,49 +194,27 @@ def log_D(s: ArrayLike, depth: int) -> NDArray[np.float64]:
     N = check_depth(depth)
     t = np.log(s)
     ti, tj = t[..., :, None], t[..., None, :]
-    return _log_D_from_logs(np.maximum(ti, tj), np.minimum(ti, tj), N)
+    return log_D_from_logs(np.maximum(ti, tj), np.minimum(ti, tj), N)
 
 
-def entropy_sv(
-    s: ArrayLike, depth: int, *, field: str = "real"
+def _scalar_or_array(out: NDArray[np.float64]) -> NDArray[np.float64] | np.float64:
+    return np.float64(out) if out.ndim == 0 else out
+
+
+def _log_D_diag_sum(t: NDArray[np.float64], N: int) -> NDArray[np.float64]:
+    """``sum_i log D_ii = d log N + 2 (1 - 1/N) sum_i t_i`` from ``t = log s``."""
+    return t.shape[-1] * np.log(N) + 2.0 * (1.0 - 1.0 / N) * t.sum(axis=-1)
+
+
+def field_entropy_sv(
+    s: NDArray[np.float64], N: int, field: Field
 ) -> NDArray[np.float64] | np.float64:
-    """Boltzmann entropy ``S`` from singular values.
-
-    ``S = (N-1) log c_d + 1/2 sum_{i<j} log D_ij`` (MATH.md section 5), the log
-    volume of the orbit ``O_X`` in the Frobenius metric. Over ``C`` and ``H``,
-    ``S_b = (N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii``
-    (MATH.md section 8).
-
-    Parameters
-    ----------
-    s : array_like, shape (..., d)
-        Singular values of ``X`` (any order), strictly positive and finite.
-    depth : int
-        Network depth ``N >= 1``.
-    field : {"real", "complex", "quaternion"}, keyword-only
-        The field ``F`` (MATH.md section 8); ``"real"`` is the code below,
-        the others call :mod:`dlnmc.entropy_fields`. Anything else raises.
-
-    Returns
-    -------
-    ndarray of shape (...) or numpy.float64
-        ``S``, float64; a ``numpy.float64`` scalar (a ``float`` subclass) for a single vector.
-
-    Examples
-    --------
-    >>> print(round(entropy_sv([2.0, 0.5], 3), 12))
-    6.437819430804
-    """
-    if field != "real":
-        return _other_field().entropy_sv_field(s, depth, field)
-    s = check_singular_values(s)
-    N = check_depth(depth)
+    """``S_b`` from validated singular values ``s (..., d)`` and depth ``N`` (internal callers)."""
     d = s.shape[-1]
     batch = s.shape[:-1]
-    const = (N - 1) * log_group_volume(d)
-    if d == 1 or N == 1:
-        out = np.full(batch, const)
-        return np.float64(out) if out.ndim == 0 else out
+    const = (N - 1) * field.log_group_volume(d)
+    if N == 1 or (d == 1 and field.b == 1):
+        return _scalar_or_array(np.full(batch, const))
 
     flat = s.reshape(-1, d)
     out = np.empty(flat.shape[0])
@@ -227,65 +235,100 @@ def entropy_sv(
             g = np.concatenate([g, np.ones((g.shape[0], pad))], axis=1)
         # One log per group of pairs instead of one per pair: the dominant cost.
         log_g = np.log(g.reshape(g.shape[0], n_groups, group).prod(axis=-1)).sum(axis=-1)
-        out[start : start + _CHUNK_ROWS] = t @ weights + 0.5 * log_g
-    out = (out + const).reshape(batch)
-    return np.float64(out) if out.ndim == 0 else out
+        half_pairs = t @ weights + 0.5 * log_g  # 1/2 sum_{i<j} log D_ij
+        if field.b > 1:  # S_b = b (1/2 pairs) + ((b-1)/2) sum_i log D_ii; b = 1 has no diagonal
+            half_pairs = field.b * half_pairs + 0.5 * (field.b - 1) * _log_D_diag_sum(t, N)
+        out[start : start + _CHUNK_ROWS] = half_pairs
+    return _scalar_or_array((out + const).reshape(batch))
 
 
-def entropy(X: ArrayLike, depth: int, *, field: str = "real") -> NDArray[np.float64] | np.float64:
-    """Boltzmann entropy ``S(X) = log vol(O_X)`` of an invertible end-to-end matrix.
+def entropy_sv(
+    s: ArrayLike, depth: int, *, field: str | Field = "real"
+) -> NDArray[np.float64] | np.float64:
+    """Boltzmann entropy ``S_b`` from singular values: the log volume of the orbit ``O_X``.
+
+    ``S_b = (N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii``
+    (MATH.md sections 5 and 8); over ``R`` the diagonal term vanishes and
+    ``vol(O_d) = c_d``.
 
     Parameters
     ----------
-    X : array_like, shape (..., d, d)
-        End-to-end matrices, invertible, finite. Over ``H``: the complex
-        ``(..., 2d, 2d)`` representation of ``docs/fields.md``.
+    s : array_like, shape (..., d)
+        Singular values of ``X`` over ``F`` (any order; over ``H`` each once),
+        strictly positive and finite.
     depth : int
         Network depth ``N >= 1``.
-    field : {"real", "complex", "quaternion"}, keyword-only
-        The field ``F`` (MATH.md section 8); ``"real"`` is the code below,
-        the others call :mod:`dlnmc.entropy_fields`. Anything else raises.
+    field : {"real", "complex", "quaternion"} or Field, keyword-only
+        The field ``F``; anything else raises.
 
     Returns
     -------
     ndarray of shape (...) or numpy.float64
-        ``S(X)`` (MATH.md section 5), float64. Depends on ``X`` only through its
-        singular values; see :func:`entropy_sv`, which is more accurate for
-        extreme condition numbers.
+        ``S``, float64; a ``numpy.float64`` scalar (a ``float`` subclass) for a single vector.
+
+    Examples
+    --------
+    >>> print(round(entropy_sv([2.0, 0.5], 3), 12))
+    6.437819430804
     """
-    if field != "real":
-        return _other_field().entropy_field(X, depth, field)
+    F = resolve_field(field)
+    return field_entropy_sv(check_singular_values(s), check_depth(depth), F)
+
+
+def entropy(
+    X: ArrayLike, depth: int, *, field: str | Field = "real"
+) -> NDArray[np.float64] | np.float64:
+    """Boltzmann entropy ``S(X) = log vol(O_X)`` of an invertible end-to-end matrix.
+
+    Parameters
+    ----------
+    X : array_like, shape (..., n, n)
+        End-to-end matrices in the storage of ``field`` (:mod:`dlnmc.fields`;
+        over ``H`` the complex ``2d x 2d`` representation), invertible, finite.
+    depth : int
+        Network depth ``N >= 1``.
+    field : {"real", "complex", "quaternion"} or Field, keyword-only
+
+    Returns
+    -------
+    ndarray of shape (...) or numpy.float64
+        ``S(X)``, float64. Depends on ``X`` only through its singular values;
+        see :func:`entropy_sv`, which is more accurate for extreme condition numbers.
+    """
+    F = resolve_field(field)
     N = check_depth(depth)
-    return entropy_sv(singular_values(X), N)
+    return field_entropy_sv(field_singular_values(X, F), N, F)
 
 
-def log_rho_sv(s: ArrayLike, depth: int, *, field: str = "real") -> NDArray[np.float64]:
-    """Log Lebesgue density of the push-forward of ``vol_M`` under ``phi`` (MATH.md section 6).
+def field_log_rho_sv(s: NDArray[np.float64], N: int, field: Field) -> NDArray[np.float64]:
+    """``log rho_b`` from validated singular values (internal callers)."""
+    d = s.shape[-1]
+    return (
+        (N - 1) * field.log_group_volume(d)
+        - 0.5 * d * np.log(N)
+        - (N - 1) / N * np.log(s).sum(axis=-1)
+        - 0.5 * field.b * _log_D_pairs(s, N).sum(axis=-1)
+    )
 
-    ``log rho = (N-1) log c_d - (d/2) log N - (N-1)/N sum_i log s_i
-    - 1/2 sum_{i<j} log D_ij``, i.e. ``rho = e^S / sqrt(det A_{N,X})``.
-    Over ``C``, ``H`` (``field=``): ``log rho_b = (N-1) log vol(G_d)
-    - 1/2 sum_i log D_ii - (b/2) sum_{i<j} log D_ij``, a density on ``R^{b d^2}``
-    (each real component once, MATH.md section 8).
+
+def log_rho_sv(s: ArrayLike, depth: int, *, field: str | Field = "real") -> NDArray[np.float64]:
+    """Log Lebesgue density of the push-forward of ``vol_M`` under ``phi`` (MATH.md 6, 8).
+
+    ``log rho_b = (N-1) log vol(G_d) - 1/2 sum_i log D_ii - (b/2) sum_{i<j} log D_ij``,
+    i.e. ``rho_b = e^{S_b} / sqrt(det A_{N,X})`` with ``det A`` of ``A`` as a
+    real-linear map; with ``D_ii = N s_i^{2(N-1)/N}`` the diagonal sum is
+    ``(d/2) log N + (N-1)/N sum_i log s_i``. A density on ``R^{b d^2}`` (each
+    real component once).
 
     Returns
     -------
     ndarray, shape (...)
     """
-    if field != "real":
-        return _other_field().log_rho_sv_field(s, depth, field)
-    s = check_singular_values(s)
-    N = check_depth(depth)
-    d = s.shape[-1]
-    return (
-        (N - 1) * log_group_volume(d)
-        - 0.5 * d * np.log(N)
-        - (N - 1) / N * np.log(s).sum(axis=-1)
-        - 0.5 * log_D_pairs(s, N).sum(axis=-1)
-    )
+    F = resolve_field(field)
+    return field_log_rho_sv(check_singular_values(s), check_depth(depth), F)
 
 
-def log_rho(X: ArrayLike, depth: int, *, field: str = "real") -> NDArray[np.float64]:
+def log_rho(X: ArrayLike, depth: int, *, field: str | Field = "real") -> NDArray[np.float64]:
     """``log rho(X)``: the density of ``phi_* vol_M`` against Lebesgue measure ``dX``.
 
     ``field`` as in :func:`log_rho_sv` (``X`` stored as in :func:`entropy`).
@@ -294,13 +337,12 @@ def log_rho(X: ArrayLike, depth: int, *, field: str = "real") -> NDArray[np.floa
     -------
     ndarray, shape (...)
     """
-    if field != "real":
-        return _other_field().log_rho_field(X, depth, field)
+    F = resolve_field(field)
     N = check_depth(depth)
-    return log_rho_sv(singular_values(X), N)
+    return field_log_rho_sv(field_singular_values(X, F), N, F)
 
 
-def _energy_term(t: NDArray[np.float64], beta: float) -> NDArray[np.float64] | float:
+def energy_from_logs(t: NDArray[np.float64], beta: float) -> NDArray[np.float64] | float:
     """``-beta sum_i s_i^2 / 2`` from ``t = log s``, never NaN.
 
     ``s * s`` overflows for ``s ~ 1e200`` and ``0 * inf`` is NaN; here ``beta = 0``
@@ -312,23 +354,41 @@ def _energy_term(t: NDArray[np.float64], beta: float) -> NDArray[np.float64] | f
         return -beta * (0.5 * np.exp(2.0 * t)).sum(axis=-1)
 
 
+def field_log_sv_density(
+    s: NDArray[np.float64], N: int, beta: float, field: Field, alpha: float = 0.5
+) -> NDArray[np.float64]:
+    """:func:`log_sv_density` for validated arguments (internal callers)."""
+    t = np.log(s)
+    hi, lo = _pairs_from_logs(t)
+    # log |s_i^2 - s_j^2| = 2 t_hi + log(-expm1(-2 (t_hi - t_lo))), exact for tiny gaps.
+    with np.errstate(divide="ignore"):
+        log_vdm = 2.0 * hi + np.log(-np.expm1(-2.0 * (hi - lo)))
+    # s_i^{b-1} D_ii^{-1/2} = N^{-1/2} s_i^{b - 1 - (N-1)/N}; the constant is dropped.
+    out = energy_from_logs(t, beta) - (N - 1) / N * t.sum(axis=-1)
+    pairs = (log_vdm - alpha * log_D_from_logs(hi, lo, N)).sum(axis=-1)
+    if field.b == 1:
+        return out + pairs
+    return out + (field.b - 1) * t.sum(axis=-1) + field.b * pairs
+
+
 def log_sv_density(
     s: ArrayLike,
     depth: int,
     beta: float = 1.0,
     *,
     alpha: float = 0.5,
-    field: str = "real",
+    field: str | Field = "real",
 ) -> NDArray[np.float64]:
     """Unnormalized log density of the singular values of ``X = phi(W)`` on the balanced manifold.
 
-    For ``E = |X|_F^2 / 2`` (orthogonally invariant) the ordered singular values
-    have density (MATH.md section 6)
+    For ``E = |X|^2 / 2`` (invariant under ``G_d`` on both sides) the ordered
+    singular values have density (MATH.md sections 6 and 8)
 
-        exp(-beta E) prod_i s_i^{-(N-1)/N} prod_{i<j} |s_i^2 - s_j^2| D_ij^{-alpha}
+        exp(-beta E) prod_i s_i^{b-1} D_ii^{-1/2} prod_{i<j} |s_i^2 - s_j^2|^b D_ij^{-b alpha}
 
     with ``alpha = 1/2`` in theory; other ``alpha`` give the alternative family
-    used to test the exponent.
+    used to test the exponent. ``D_ii^{-1/2}`` enters as
+    ``s_i^{-(N-1)/N}`` (its constant ``N^{-1/2}`` is dropped).
 
     Parameters
     ----------
@@ -339,30 +399,17 @@ def log_sv_density(
     beta : float
         Inverse temperature ``>= 0``.
     alpha : float
-        Exponent of ``D_ij`` (``b alpha`` over ``C``, ``H``).
-    field : {"real", "complex", "quaternion"}, keyword-only
-        Over ``C``, ``H``: :func:`dlnmc.entropy_fields.log_sv_density_field`,
-        ``exp(-beta E) prod_i s_i^{b-1} D_ii^{-1/2} prod_{i<j} |s_i^2 - s_j^2|^b D_ij^{-b alpha}``.
+        ``D_ij`` enters with the exponent ``b alpha``.
+    field : {"real", "complex", "quaternion"} or Field, keyword-only
 
     Returns
     -------
     ndarray, shape (...)
         Up to an additive constant independent of ``s``.
     """
-    if field != "real":
-        return _other_field().log_sv_density_field(s, depth, beta, field, alpha=alpha)
+    F = resolve_field(field)
     s = check_singular_values(s)
     N = check_depth(depth)
     if not np.isfinite(beta) or beta < 0:
         raise ValueError(f"beta must be finite and >= 0, got {beta!r}")
-    t = np.log(s)
-    iu, ju = np.triu_indices(s.shape[-1], 1)
-    hi, lo = np.maximum(t[..., iu], t[..., ju]), np.minimum(t[..., iu], t[..., ju])
-    # log |s_i^2 - s_j^2| = 2 t_hi + log(-expm1(-2 (t_hi - t_lo))), exact for tiny gaps.
-    with np.errstate(divide="ignore"):
-        log_vdm = 2.0 * hi + np.log(-np.expm1(-2.0 * (hi - lo)))
-    return (
-        _energy_term(t, beta)
-        - (N - 1) / N * t.sum(axis=-1)
-        + (log_vdm - alpha * _log_D_from_logs(hi, lo, N)).sum(axis=-1)
-    )
+    return field_log_sv_density(s, N, beta, F, alpha)

@@ -5,8 +5,8 @@ MATH.md section 8: every definition of the real DLN is read over
 real inner product ``<V, W> = Re tr(V^* W)``, which for ``H`` is the sum of
 products of all four real components.
 
-Representation (the storage convention used by every ``*_field`` function)
---------------------------------------------------------------------------
+Representation (the storage convention of every field-aware function)
+---------------------------------------------------------------------
 - ``"real"``: float64 arrays ``(..., d, d)``, as in the rest of dlnmc.
 - ``"complex"``: complex128 arrays ``(..., d, d)``.
 - ``"quaternion"``: a quaternionic matrix ``Q = A + B j`` (``A, B`` complex
@@ -47,6 +47,7 @@ __all__ = [
     "COMPLEX",
     "COMPONENT_LABELS",
     "FIELDS",
+    "GRAM_SCHMIDT_MAX_WIDTH",
     "QUATERNION",
     "REAL",
     "Field",
@@ -59,6 +60,8 @@ __all__ = [
     "from_components",
     "gaussian_matrix",
     "group_dimension",
+    "haar_gram_schmidt",
+    "haar_qr_real",
     "hermitian_dimension",
     "inner",
     "lie_algebra_basis",
@@ -89,20 +92,20 @@ def check_field(field: object) -> str:
     return field
 
 
-def dyson_index(field: str) -> int:
+def dyson_index(field: str | Field) -> int:
     """Dyson index ``b``: 1 for ``"real"``, 2 for ``"complex"``, 4 for ``"quaternion"``."""
-    return _DYSON[check_field(field)]
+    return resolve_field(field).b
 
 
 def rep_size(d: int, field: str) -> int:
     """Size of the stored square array for a ``d x d`` matrix over ``field`` (``2d`` for ``H``)."""
-    return 2 * d if check_field(field) == "quaternion" else d
+    return 2 * d if resolve_field(field).b == 4 else d
 
 
 def width_of(X: NDArray, field: str) -> int:
     """Width ``d`` of stored matrices ``X`` of shape ``(..., n, n)``."""
     n = X.shape[-1]
-    return n // 2 if check_field(field) == "quaternion" else n
+    return n // 2 if resolve_field(field).b == 4 else n
 
 
 def real_dimension(d: int, field: str) -> int:
@@ -116,13 +119,13 @@ def group_dimension(d: int, field: str) -> int:
     Skew-Hermitian matrices over ``F``: imaginary diagonal (``b-1`` real
     dimensions each) and a free upper triangle (``b`` each).
     """
-    b, d = dyson_index(field), check_width(d, "d")
+    b, d = resolve_field(field).b, check_width(d, "d")
     return b * d * (d - 1) // 2 + (b - 1) * d
 
 
 def hermitian_dimension(d: int, field: str) -> int:
     """``dim_R`` of Hermitian ``d x d`` matrices over ``F``: ``d + b d(d-1)/2``."""
-    b, d = dyson_index(field), check_width(d, "d")
+    b, d = resolve_field(field).b, check_width(d, "d")
     return d + b * d * (d - 1) // 2
 
 
@@ -175,14 +178,14 @@ def from_components(x: ArrayLike, field: str) -> NDArray:
         ``(..., m, n)`` float64 (real), complex128 (complex), or the complex
         representation ``(..., 2m, 2n)`` (quaternion).
     """
-    field = check_field(field)
-    b = _DYSON[field]
+    F = resolve_field(field)
+    b = F.b
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < 3 or x.shape[-1] != b:
-        raise ValueError(f"components for field {field!r} must have shape (..., m, n, {b})")
-    if field == "real":
+        raise ValueError(f"components for field {F.name!r} must have shape (..., m, n, {b})")
+    if F.b == 1:
         return x[..., 0].copy()
-    if field == "complex":
+    if F.b == 2:
         return x[..., 0] + 1j * x[..., 1]
     return quaternion_to_complex(x[..., 0] + 1j * x[..., 1], x[..., 2] + 1j * x[..., 3])
 
@@ -197,11 +200,11 @@ def to_components(M: ArrayLike, field: str) -> NDArray[np.float64]:
         section 8 (for ``H``: the factor 2 of the complex representation is
         removed by reading each component once).
     """
-    field = check_field(field)
+    F = resolve_field(field)
     M = np.asarray(M)
-    if field == "real":
+    if F.b == 1:
         return np.asarray(M.real, dtype=np.float64)[..., None]
-    if field == "complex":
+    if F.b == 2:
         return np.stack([M.real, M.imag], axis=-1).astype(np.float64, copy=False)
     A, B = complex_to_quaternion(M)
     return np.stack([A.real, A.imag, B.real, B.imag], axis=-1)
@@ -236,11 +239,11 @@ def inner(V: ArrayLike, W: ArrayLike, field: str, n_axes: int = 2) -> NDArray[np
     -------
     ndarray, float64, shape (...)
     """
-    field = check_field(field)
+    F = resolve_field(field)
     V, W = np.asarray(V), np.asarray(W)
     prod = (V.conj() * W).real
     out = prod.sum(axis=tuple(range(-n_axes, 0)))
-    return 0.5 * out if field == "quaternion" else out
+    return 0.5 * out if F.b == 4 else out
 
 
 def gaussian_matrix(
@@ -258,11 +261,11 @@ def gaussian_matrix(
     -------
     ndarray, shape (*size, n, n), ``n = rep_size(d, field)``
     """
-    field = check_field(field)
+    F = resolve_field(field)
     d = check_width(d, "d")
     rng = np.random.default_rng(rng)
     size = (size,) if isinstance(size, int | np.integer) else tuple(size)
-    return from_components(rng.standard_normal((*size, d, d, _DYSON[field])), field)
+    return from_components(rng.standard_normal((*size, d, d, F.b)), field)
 
 
 def diag_embed(s: ArrayLike, field: str) -> NDArray:
@@ -273,14 +276,14 @@ def diag_embed(s: ArrayLike, field: str) -> NDArray:
     ndarray, shape (..., n, n)
         ``diag(s, s)`` for ``"quaternion"`` (``chi`` of a real diagonal matrix).
     """
-    field = check_field(field)
+    F = resolve_field(field)
     s = np.asarray(s)
     if np.iscomplexobj(s):  # the diagonal is real: never drop an imaginary part silently
         raise TypeError("s must be real (the diagonal of diag_embed); got a complex array")
     s = s.astype(np.float64, copy=False)
-    if field == "quaternion":
+    if F.b == 4:
         s = np.concatenate([s, s], axis=-1)
-    out = np.zeros((*s.shape, s.shape[-1]), dtype=np.float64 if field == "real" else np.complex128)
+    out = np.zeros((*s.shape, s.shape[-1]), dtype=np.float64 if F.b == 1 else np.complex128)
     idx = np.arange(s.shape[-1])
     out[..., idx, idx] = s
     return out
@@ -294,22 +297,24 @@ def check_field_matrix(X: ArrayLike, field: str, name: str = "X", n_axes: int = 
     ``"quaternion"`` an even size and the structure ``M J = J conj(M)`` of the
     complex representation (to ``1e-10`` relative).
     """
-    field = check_field(field)
+    F = resolve_field(field)
     X = np.asarray(X)
     if X.ndim < n_axes:
-        raise ValueError(f"{name} must have at least {n_axes} axes, got shape {X.shape}")
-    if X.shape[-1] != X.shape[-2] or X.shape[-1] < 1:
         raise ValueError(
-            f"{name} must be square (and non-empty) in its last two axes, got {X.shape}"
+            f"{name} must have shape (..., n, n) with at least {n_axes} axes, got shape {X.shape}"
         )
-    if field == "real":
+    if X.shape[-1] != X.shape[-2]:
+        raise ValueError(f"{name} must be square in its last two axes, got shape {X.shape}")
+    if X.shape[-1] < 1:
+        raise ValueError(f"{name} must have width d >= 1, got shape {X.shape}")
+    if F.b == 1:
         if np.iscomplexobj(X):
             raise TypeError(f"{name} must be real for field='real'")
         X = X.astype(np.float64, copy=False)
     else:
         X = X.astype(np.complex128, copy=False)
     check_finite(X, name)
-    if field == "quaternion":
+    if F.b == 4:
         n = X.shape[-1]
         if n % 2:
             raise ValueError(
@@ -343,9 +348,9 @@ def lie_algebra_basis(d: int, field: str) -> NDArray:
         In the storage of ``field``. Order: diagonal elements (row, unit),
         then pairs in ``numpy.triu_indices(d, 1)`` order (pair, unit).
     """
-    field = check_field(field)
+    F = resolve_field(field)
     d = check_width(d, "d")
-    b = _DYSON[field]
+    b = F.b
     iu, ju = np.triu_indices(d, 1)
     comps = []
     for k in range(d):  # d is small: loops build a constant basis once
@@ -362,7 +367,7 @@ def lie_algebra_basis(d: int, field: str) -> NDArray:
             comps.append(c)
     n = rep_size(d, field)
     if not comps:
-        return np.zeros((0, n, n), dtype=np.float64 if field == "real" else np.complex128)
+        return np.zeros((0, n, n), dtype=np.float64 if F.b == 1 else np.complex128)
     return from_components(np.stack(comps), field)
 
 
@@ -402,9 +407,9 @@ def svd_field(X: ArrayLike, field: str) -> tuple[NDArray, NDArray[np.float64], N
         Descending.
     V : ndarray, shape (..., n, n)
     """
-    field = check_field(field)
+    F = resolve_field(field)
     X = check_field_matrix(X, field)
-    if field != "quaternion":
+    if F.b != 4:
         U, s, Vh = np.linalg.svd(X)
         return U, s, conj_transpose(Vh)
     Uc, sig, _ = np.linalg.svd(X)
@@ -433,10 +438,10 @@ def singular_values_field(X: ArrayLike, field: str) -> NDArray[np.float64]:
 
     Raises ``ValueError`` if some ``X`` is singular to working precision.
     """
-    field = check_field(field)
+    F = resolve_field(field)
     X = check_field_matrix(X, field)
     sig = np.linalg.svd(X, compute_uv=False)
-    s = sig[..., ::2] if field == "quaternion" else sig
+    s = sig[..., ::2] if F.b == 4 else sig
     tiny = s[..., -1] <= X.shape[-1] * np.finfo(np.float64).eps * s[..., 0]
     if np.any(tiny):
         raise ValueError(
@@ -471,7 +476,7 @@ def _phase_fix(Q: NDArray, R: NDArray) -> NDArray:
 GRAM_SCHMIDT_MAX_WIDTH = 20
 
 
-def _haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+def haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """``n`` Haar samples of ``O(d)``, shape (n, d, d), by Gram-Schmidt of Gaussian columns.
 
     Gram-Schmidt is QR with ``diag(R) > 0``, so this is the sign-fixed QR of a
@@ -490,7 +495,7 @@ def _haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.f
     return np.ascontiguousarray(Q.transpose(2, 1, 0))
 
 
-def _haar_qr_real(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+def haar_qr_real(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """``n`` Haar samples of ``O(d)`` by batched LAPACK QR with the sign of diag(R) fixed."""
     Q, R = np.linalg.qr(rng.standard_normal((n, d, d)))
     return _phase_fix(Q, R)
@@ -581,40 +586,59 @@ class Field:
 
     def check_matrix(self, X: ArrayLike, name: str = "X", n_axes: int = 2) -> NDArray:
         """Validate stored matrices (see :func:`check_field_matrix`) and return them."""
-        return check_field_matrix(X, self.name, name, n_axes)
+        return check_field_matrix(X, self, name, n_axes)
 
     def diag_embed(self, s: ArrayLike) -> NDArray:
         """``diag(s)`` in storage (``diag(s, s)`` for ``H``)."""
-        return diag_embed(s, self.name)
+        return diag_embed(s, self)
 
     def expand_diagonal(self, s: NDArray) -> NDArray:
         """The stored diagonal of ``diag(s)``: ``s`` (R, C) or ``(s, s)`` (H), shape (..., n)."""
         return np.concatenate([s, s], axis=-1) if self.b == 4 else s
 
+    def expand_entrywise(self, D: NDArray) -> NDArray:
+        """A ``d x d`` array of entrywise factors laid out on the stored ``n x n`` grid.
+
+        In the singular-value frame an operator that multiplies entry ``(i, j)``
+        of ``U^* P V`` by ``D_ij`` acts on the stored matrix entrywise by this
+        array: ``D`` itself (R, C), or ``D`` repeated in all four ``d x d``
+        blocks (H, whose entry ``(i, j)`` lives in the four blocks of ``chi``).
+        """
+        if self.b != 4:
+            return D
+        idx = np.concatenate([np.arange(D.shape[-1])] * 2)
+        return D[..., idx[:, None], idx[None, :]]
+
     def to_components(self, M: ArrayLike) -> NDArray[np.float64]:
         """Real components, shape ``(..., m, n, b)``, order ``(re, i, j, k)``."""
-        return to_components(M, self.name)
+        return to_components(M, self)
 
     def from_components(self, x: ArrayLike) -> NDArray:
         """Inverse of :meth:`to_components`."""
-        return from_components(x, self.name)
+        return from_components(x, self)
 
     def realify(self, M: ArrayLike, n_axes: int = 2) -> NDArray[np.float64]:
         """Flatten the last ``n_axes`` axes into real coordinates (an isometry)."""
-        return realify(M, self.name, n_axes)
+        return realify(M, self, n_axes)
 
     # ---- decompositions ----------------------------------------------------------------
     def svd(self, X: ArrayLike) -> tuple[NDArray, NDArray[np.float64], NDArray]:
         """``X = U diag(s) V^*`` with ``U, V`` in ``G_d``; ``s`` descending, shape (..., d)."""
-        return svd_field(X, self.name)
+        return svd_field(X, self)
 
     def singular_values(self, X: ArrayLike) -> NDArray[np.float64]:
         """Singular values over ``F``, descending, each once (raises if ``X`` is singular)."""
-        return singular_values_field(X, self.name)
+        return singular_values_field(X, self)
 
     def singular_values_unchecked(self, X: NDArray) -> NDArray[np.float64]:
         """Singular values without validation or singularity check (hot paths)."""
-        sig = np.linalg.svd(X, compute_uv=False)
+        return self.fold_singular_values(np.linalg.svd(X, compute_uv=False))
+
+    def fold_singular_values(self, sig: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Singular values over ``F`` from the descending ones of the stored matrix.
+
+        Over ``H`` every singular value of ``chi(X)`` is doubled: keep each once.
+        """
         return sig[..., ::2] if self.b == 4 else sig
 
     # ---- random draws ------------------------------------------------------------------
@@ -625,7 +649,7 @@ class Field:
         rng: np.random.Generator | int | None = None,
     ) -> NDArray:
         """Standard Gaussian ``d x d`` matrices (every real component ``N(0, 1)``)."""
-        return gaussian_matrix(d, self.name, size, rng)
+        return gaussian_matrix(d, self, size, rng)
 
     def haar(
         self,
@@ -649,7 +673,7 @@ class Field:
         size = _batch(size)
         if self.b == 1:
             n = int(np.prod(size, dtype=np.int64))
-            draw = _haar_gram_schmidt if d <= GRAM_SCHMIDT_MAX_WIDTH else _haar_qr_real
+            draw = haar_gram_schmidt if d <= GRAM_SCHMIDT_MAX_WIDTH else haar_qr_real
             return draw(d, n, rng).reshape(*size, d, d)
         G = self.gaussian(d, size, rng)
         if self.b == 2:
@@ -661,25 +685,33 @@ class Field:
     # ---- the group ---------------------------------------------------------------------
     def lie_algebra_basis(self, d: int) -> NDArray:
         """Orthonormal basis of ``o(d), u(d), sp(d)`` for the real inner product."""
-        return lie_algebra_basis(d, self.name)
+        return lie_algebra_basis(d, self)
 
     def log_group_volume(self, d: int) -> float:
         """``log vol(G_d)`` for the metric ``Re tr(B^* B)`` induced by the real inner product.
 
-        ``sum_{k=1}^d [ (b(k-1)/2) log 2 + log 2 + (bk/2) log pi - log Gamma(bk/2) ]``
-        from the fibrations ``G_k / G_{k-1} = S^{bk-1}``: the unit sphere's
-        volume, and a factor ``sqrt 2`` for each of the ``b(k-1)`` off-diagonal
-        real directions that the horizontal lift counts in a row and a column.
-        ``b = 1`` is ``log c_d`` of the real theory.
+        From the fibrations ``G_k / G_{k-1} = S^{bk-1}``: each step contributes
+        the unit sphere's volume ``2 pi^{bk/2} / Gamma(bk/2)`` and a factor
+        ``sqrt 2`` for each of the ``b(k-1)`` off-diagonal real directions that
+        the horizontal lift counts in a row and a column. Summed in closed form:
+
+            d log 2 + b d(d+1)/4 log pi + b d(d-1)/4 log 2 - sum_{k=1}^d log Gamma(bk/2).
+
+        ``b = 1`` is ``log c_d`` of the real theory (``c_1 = 2``: two points),
+        evaluated in the same order of operations as it always was.
         """
         d = check_width(d, "d")
         if d > _MAX_GROUP_WIDTH:
             # The sum materializes d terms; no DLN held in memory has d > 1e6.
             raise ValueError(f"d must be <= {_MAX_GROUP_WIDTH} for log_group_volume, got {d}")
+        b = self.b
         k = np.arange(1, d + 1)
-        n = self.b * k
-        log_sphere = np.log(2.0) + 0.5 * n * np.log(np.pi) - gammaln(0.5 * n)
-        return float((log_sphere + 0.5 * self.b * (k - 1) * np.log(2.0)).sum())
+        return float(
+            d * np.log(2.0)
+            + b * d * (d + 1) / 4.0 * np.log(np.pi)
+            + b * d * (d - 1) / 4.0 * np.log(2.0)
+            - gammaln(b * k / 2.0).sum()
+        )
 
 
 #: Largest width accepted by :meth:`Field.log_group_volume`.

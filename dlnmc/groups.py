@@ -1,146 +1,107 @@
-"""The gauge group O_d: its volume, Haar samples and the basis of so(d).
+"""The gauge groups G_d = O_d, U_d, Sp_d: volumes, Haar samples and Lie-algebra bases.
 
-Convention (MATH.md section 4): ``O_d`` sits inside ``M_d = R^{d x d}`` with
-the Frobenius metric, so its Lie algebra ``so(d)`` carries ``|B|^2 = tr(B^T B)``.
-This is twice the "textbook" metric ``tr(B^T B)/2``; volumes differ by
-``2^{d(d-1)/4}`` from the textbook ones.
+Convention (MATH.md sections 4 and 8): ``G_d`` sits inside ``M_d(F) = R^{b d^2}``
+with the real inner product ``Re tr(V^* W)`` (over ``H`` the sum of squares of
+all four components), so the Lie algebra carries ``|B|^2 = Re tr(B^* B)``. Over
+``R`` this is the Frobenius metric, twice the "textbook" ``tr(B^T B)/2``:
+volumes differ by ``2^{d(d-1)/4}`` from the textbook ones.
+
+The numerics live in :class:`dlnmc.fields.Field` (``log_group_volume``,
+``haar``, ``lie_algebra_basis``); this module is the public face with
+``field=`` and the historical names of the single-field samplers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import gammaln
 
-from dlnmc._validation import check_width
+from dlnmc.fields import (
+    COMPLEX,
+    GRAM_SCHMIDT_MAX_WIDTH,
+    QUATERNION,
+    REAL,
+    Field,
+    haar_gram_schmidt,
+    haar_qr_real,
+    resolve_field,
+)
 
 __all__ = [
+    "GRAM_SCHMIDT_MAX_WIDTH",
+    "haar",
+    "haar_gram_schmidt",
     "haar_orthogonal",
+    "haar_qr_real",
     "haar_special_orthogonal",
+    "haar_symplectic",
+    "haar_unitary",
+    "lie_algebra_basis",
     "log_group_volume",
     "so_basis",
 ]
 
+Size = int | tuple[int, ...]
+Seed = np.random.Generator | int | None
 
-#: Largest width accepted by :func:`log_group_volume` (its sum has d terms).
-_MAX_WIDTH = 10**6
 
-
-def log_group_volume(d: int) -> float:
-    """Log volume ``log c_d`` of ``O_d`` for the Frobenius-induced metric.
+def log_group_volume(d: int, *, field: str | Field = "real") -> float:
+    """``log vol(G_d)`` for ``G_d = O_d, U_d, Sp_d`` in the metric induced by ``Re tr(V^* W)``.
 
     Parameters
     ----------
     d : int
         Width, ``1 <= d <= 10**6``.
+    field : {"real", "complex", "quaternion"} or Field, keyword-only
 
     Returns
     -------
     float
-        ``log c_d = d log 2 + d(d+1)/4 log pi + d(d-1)/4 log 2 - sum_{k=1}^d log Gamma(k/2)``
-        (MATH.md section 4). ``c_1 = 2`` counts the two points ``{+1, -1}``.
+        ``d log 2 + b d(d+1)/4 log pi + b d(d-1)/4 log 2 - sum_{k=1}^d log Gamma(bk/2)``
+        (:meth:`dlnmc.fields.Field.log_group_volume`). Over ``R`` this is
+        ``log c_d`` of MATH.md section 4; ``O_1`` has volume 2 (two points),
+        ``U_1`` ``2 pi`` (the unit circle), ``Sp_1`` ``2 pi^2`` (the unit 3-sphere).
     """
-    d = check_width(d, "d")
-    if d > _MAX_WIDTH:
-        # The sum below materializes d terms (d = 1e10 was a MemoryError); no DLN that
-        # this package can hold in memory has d x d layers with d > 1e6.
-        raise ValueError(f"d must be <= {_MAX_WIDTH} for log_group_volume, got {d}")
-    k = np.arange(1, d + 1)
-    return float(
-        d * np.log(2.0)
-        + d * (d + 1) / 4.0 * np.log(np.pi)
-        + d * (d - 1) / 4.0 * np.log(2.0)
-        - gammaln(k / 2.0).sum()
-    )
+    return resolve_field(field).log_group_volume(d)
 
 
-def so_basis(d: int) -> NDArray[np.float64]:
-    """Orthonormal basis of ``so(d)`` for ``<A, B> = tr(A^T B)``.
+def haar(d: int, size: Size = (), rng: Seed = None, *, field: str | Field = "real") -> NDArray:
+    """Exact Haar samples of ``G_d`` in the storage of ``field``, shape ``(*size, n, n)``.
 
-    Returns
-    -------
-    ndarray, shape (d(d-1)/2, d, d)
-        ``(E_ij - E_ji) / sqrt(2)`` for ``i < j`` in ``numpy.triu_indices`` order.
-    """
-    d = check_width(d, "d")
-    iu, ju = np.triu_indices(d, 1)
-    B = np.zeros((iu.size, d, d))
-    k = np.arange(iu.size)
-    B[k, iu, ju] = 1.0 / np.sqrt(2.0)
-    B[k, ju, iu] = -1.0 / np.sqrt(2.0)
-    return B
-
-
-#: Up to this width Haar samples come from batched Gram-Schmidt (numpy vector ops over
-#: the batch); above it from LAPACK QR, whose per-matrix cost wins once d^3 dominates.
-#: Crossover (between 16 and 24 here) measured by benchmarks/bench_haar.py.
-GRAM_SCHMIDT_MAX_WIDTH = 20
-
-
-def _haar_gram_schmidt(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    """``n`` Haar samples of ``O(d)``, shape (n, d, d), by Gram-Schmidt of Gaussian columns.
-
-    Gram-Schmidt is QR with ``diag(R) > 0``, so this is the sign-fixed QR of a
-    Gaussian matrix, i.e. exact Haar. Classical Gram-Schmidt applied twice
-    (CGS2) keeps the columns orthonormal to rounding. The batch is the last,
-    contiguous axis so every step is one vector operation over all samples.
-    """
-    Z = rng.standard_normal((d, d, n))  # Z[j, :, k] = column j of sample k
-    Q = np.empty_like(Z)
-    for j in range(d):  # loop over columns, vectorized over the batch
-        v = Z[j]
-        for _ in range(2 if j else 0):
-            coef = np.einsum("kin,in->kn", Q[:j], v)
-            v = v - np.einsum("kn,kin->in", coef, Q[:j])
-        Q[j] = v / np.sqrt(np.einsum("in,in->n", v, v))
-    return np.ascontiguousarray(Q.transpose(2, 1, 0))
-
-
-def _haar_qr(d: int, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    """``n`` Haar samples of ``O(d)`` by batched LAPACK QR with the sign of diag(R) fixed."""
-    Q, R = np.linalg.qr(rng.standard_normal((n, d, d)))
-    sign = np.sign(np.diagonal(R, axis1=-2, axis2=-1))
-    sign[sign == 0] = 1.0  # probability zero, but keep Q orthogonal regardless
-    Q *= sign[..., None, :]
-    return Q
-
-
-def haar_orthogonal(
-    d: int, size: int | tuple[int, ...] = (), rng: np.random.Generator | int | None = None
-) -> NDArray[np.float64]:
-    """Exact Haar samples of ``O(d)``.
-
-    The QR factorization of a standard Gaussian matrix with ``diag(R) > 0``
-    (Mezzadri 2007): for ``d <= GRAM_SCHMIDT_MAX_WIDTH`` by batched Gram-Schmidt
-    (which produces that factorization directly), else by LAPACK QR with the
-    columns of ``Q`` multiplied by ``sign(diag R)``. No loop over samples.
+    QR of a Gaussian matrix with the phases of ``diag R`` removed (Mezzadri
+    2007; over ``H`` the quaternionic Gram-Schmidt of :meth:`dlnmc.fields.Field.haar`).
+    No loop over samples.
 
     Parameters
     ----------
     d : int
-        Matrix size.
+        Width.
     size : int or tuple of int
         Batch shape.
     rng : numpy.random.Generator, int or None
         Source of randomness (passed to ``numpy.random.default_rng``).
+    field : {"real", "complex", "quaternion"} or Field, keyword-only
 
     Returns
     -------
-    ndarray, shape (*size, d, d)
+    ndarray
+        float64 ``(*size, d, d)`` over ``R``, complex128 ``(*size, d, d)`` over
+        ``C``, the complex representation ``(*size, 2d, 2d)`` over ``H``.
     """
-    d = check_width(d, "d")
-    rng = np.random.default_rng(rng)
-    size = (size,) if isinstance(size, int | np.integer) else tuple(size)
-    if any(int(k) < 0 for k in size):
-        raise ValueError(f"size must be non-negative, got {size}")
-    n = int(np.prod(size, dtype=np.int64))
-    sampler = _haar_gram_schmidt if d <= GRAM_SCHMIDT_MAX_WIDTH else _haar_qr
-    return sampler(d, n, rng).reshape(*size, d, d)
+    return resolve_field(field).haar(d, size, rng)
 
 
-def haar_special_orthogonal(
-    d: int, size: int | tuple[int, ...] = (), rng: np.random.Generator | int | None = None
-) -> NDArray[np.float64]:
+def haar_orthogonal(d: int, size: Size = (), rng: Seed = None) -> NDArray[np.float64]:
+    """Exact Haar samples of ``O(d)``, shape ``(*size, d, d)``: :func:`haar` over ``R``.
+
+    For ``d <= GRAM_SCHMIDT_MAX_WIDTH`` by batched Gram-Schmidt of Gaussian
+    columns (the QR with ``diag R > 0``), else by LAPACK QR with the sign of
+    ``diag R`` removed.
+    """
+    return REAL.haar(d, size, rng)
+
+
+def haar_special_orthogonal(d: int, size: Size = (), rng: Seed = None) -> NDArray[np.float64]:
     """Exact Haar samples of ``SO(d)``: Haar ``O(d)`` with the first column's sign set so det = +1.
 
     Returns
@@ -153,3 +114,43 @@ def haar_special_orthogonal(
     # bijection of the det -1 coset onto SO(d).
     Q[..., :, 0] *= np.sign(det)[..., None]
     return Q
+
+
+def haar_unitary(d: int, size: Size = (), rng: Seed = None) -> NDArray[np.complex128]:
+    """Exact Haar samples of ``U(d)``, complex128 ``(*size, d, d)``: :func:`haar` over ``C``."""
+    return COMPLEX.haar(d, size, rng)
+
+
+def haar_symplectic(d: int, size: Size = (), rng: Seed = None) -> NDArray[np.complex128]:
+    """Exact Haar samples of ``Sp(d) = U(d, H)``: :func:`haar` over ``H``.
+
+    Returns
+    -------
+    ndarray, complex128, shape (*size, 2d, 2d)
+        The complex representation ``chi(U)``.
+    """
+    return QUATERNION.haar(d, size, rng)
+
+
+def lie_algebra_basis(d: int, *, field: str | Field = "real") -> NDArray:
+    """Orthonormal basis of ``o(d), u(d), sp(d)`` for the real inner product, in storage.
+
+    Returns
+    -------
+    ndarray, shape (dim G_d, n, n)
+        :meth:`dlnmc.fields.Field.lie_algebra_basis`: diagonal elements first,
+        then the pairs ``k < l`` in ``numpy.triu_indices`` order.
+    """
+    return resolve_field(field).lie_algebra_basis(d)
+
+
+def so_basis(d: int) -> NDArray[np.float64]:
+    """Orthonormal basis of ``so(d)`` for ``<A, B> = tr(A^T B)``.
+
+    Returns
+    -------
+    ndarray, shape (d(d-1)/2, d, d)
+        ``(E_ij - E_ji) / sqrt(2)`` for ``i < j`` in ``numpy.triu_indices`` order
+        (:func:`lie_algebra_basis` over ``R``).
+    """
+    return REAL.lie_algebra_basis(d)

@@ -13,6 +13,13 @@ are filled in where they can be computed: ``X = W_N ... W_1`` from ``W``,
 ``singular_values`` (descending) from ``X``, the closed-form ``entropy`` from
 the singular values, ``energy = |X - Y|_F^2 / 2`` (from the singular values
 when ``Y = 0``) and ``trace_X``.
+
+Over ``C`` and ``H`` (``field=``) the layout's matrices are real components, as
+in the ensembles of ``sample_balanced(field=...)``: ``X (..., d, d, b)`` and
+``W (..., N, d, d, b)`` in the order ``(re, i, j, k)``
+(:meth:`dlnmc.fields.Field.to_components`); singular values are those over
+``F`` (each once over ``H``), the entropy is ``S_b`` and the energy uses the
+real inner product.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from numpy.typing import ArrayLike, NDArray
 from dlnmc._validation import check_depth
 from dlnmc.ensemble import build_tree
 from dlnmc.entropy import entropy_sv
+from dlnmc.fields import Field, resolve_field
 from dlnmc.network import end_to_end
 
 __all__ = ["add_derived", "from_emcee", "from_mici"]
@@ -57,8 +65,22 @@ def _split(flat: NDArray, layout: Mapping[str, Sequence[int]], what: str) -> dic
     return out
 
 
+def _product(W: NDArray, F: Field) -> NDArray:
+    """``X = W_N ... W_1`` in the storage of ``F`` from layers in storage."""
+    if F.is_real:
+        return end_to_end(W)
+    # Merge note: the field-aware end-to-end product of dlnmc.network replaces this import.
+    from dlnmc.network_fields import phi_field
+
+    return phi_field(W, F.name)
+
+
 def add_derived(
-    posterior: Mapping[str, NDArray], depth: int, target: ArrayLike | None = None
+    posterior: Mapping[str, NDArray],
+    depth: int,
+    target: ArrayLike | None = None,
+    *,
+    field: str | Field = "real",
 ) -> dict[str, NDArray]:
     """Fill in the standard derived variables that are missing (module notes).
 
@@ -69,35 +91,51 @@ def add_derived(
         ``singular_values``.
     depth : int
         ``N``.
-    target : array_like (d, d), optional
-        ``Y`` of the energy ``|X - Y|_F^2 / 2``; ``None`` means zero.
+    target : array_like, optional
+        ``Y`` of the energy ``|X - Y|^2 / 2`` in the storage of ``field``
+        (``(d, d)`` real or complex, ``(2d, 2d)`` over ``H``); ``None`` means zero.
+    field : {"real", "complex", "quaternion"} or Field, keyword-only
 
     Returns
     -------
     dict
         ``posterior`` plus whichever of ``X``, ``singular_values`` (descending),
-        ``entropy``, ``energy``, ``trace_X`` could be computed.
+        ``entropy``, ``energy``, ``trace_X`` could be computed (``X`` and
+        ``trace_X`` in real components over ``C``, ``H``).
     """
+    F = resolve_field(field)
     N = check_depth(depth)
     post = dict(posterior)
+
+    def stored(name: str) -> NDArray:  # a layout variable in the storage of F
+        return np.asarray(post[name]) if F.is_real else F.from_components(post[name])
+
+    X = None
     if "W" in post and "X" not in post:
-        post["X"] = end_to_end(post["W"])
-    if "X" in post and "singular_values" not in post:
-        post["singular_values"] = np.linalg.svd(post["X"], compute_uv=False)
+        X = _product(stored("W"), F)
+        post["X"] = X if F.is_real else F.to_components(X)
+    elif "X" in post:
+        X = stored("X")
+    if X is not None and "singular_values" not in post:
+        post["singular_values"] = F.singular_values_unchecked(X)
     if "singular_values" in post:
         s = -np.sort(-np.abs(np.asarray(post["singular_values"], dtype=float)), axis=-1)
         post["singular_values"] = s
         if "entropy" not in post and np.all(s > 0):
-            post["entropy"] = entropy_sv(s, N)
+            post["entropy"] = entropy_sv(s, N, field=F)
     if "energy" not in post:
-        if "X" in post:
-            Y = 0.0 if target is None else np.asarray(target, dtype=float)
-            r = post["X"] - Y
-            post["energy"] = 0.5 * (r * r).sum(axis=(-1, -2))
+        if X is not None:
+            r = X if target is None else X - F.asarray(target)
+            post["energy"] = 0.5 * F.sq_norm(r)
         elif target is None and "singular_values" in post:
             post["energy"] = 0.5 * (post["singular_values"] ** 2).sum(axis=-1)
-    if "X" in post and "trace_X" not in post:
-        post["trace_X"] = np.trace(post["X"], axis1=-2, axis2=-1)
+    if X is not None and "trace_X" not in post:
+        if F.is_real:
+            post["trace_X"] = np.trace(X, axis1=-2, axis2=-1)
+        else:  # tr_F X component by component (np.trace of chi(X) would mix them)
+            comps = F.to_components(X)
+            idx = np.arange(comps.shape[-2])
+            post["trace_X"] = comps[..., idx, idx, :].sum(axis=-2)
     return post
 
 
@@ -110,6 +148,7 @@ def from_emcee(
     depth: int | None = None,
     target: ArrayLike | None = None,
     attrs: Mapping[str, Any] | None = None,
+    field: str | Field = "real",
 ) -> xr.DataTree:
     """An emcee run as a dlnmc ensemble.
 
@@ -131,6 +170,9 @@ def from_emcee(
         ``Y`` for the energy.
     attrs : mapping, optional
         Extra root attributes.
+    field : {"real", "complex", "quaternion"} or Field
+        The field of the sampled matrices (module notes); recorded as the root
+        attribute ``field``.
 
     Returns
     -------
@@ -140,8 +182,9 @@ def from_emcee(
         indicative. The walkers' acceptance fractions are stored in the root
         attribute ``acceptance_fraction``.
     """
+    F = resolve_field(field)
     lp = None
-    extra: dict[str, Any] = {"sampler": "emcee"}
+    extra: dict[str, Any] = {"sampler": "emcee", "field": F.name}
     if hasattr(sampler_or_chain, "get_chain"):
         chain = np.asarray(sampler_or_chain.get_chain(discard=discard, thin=thin))
         if hasattr(sampler_or_chain, "get_log_prob"):
@@ -159,12 +202,26 @@ def from_emcee(
     flat = np.swapaxes(chain, 0, 1)  # (walker, step, ndim) = (chain, draw, ...)
     post = _split(flat, layout or {"theta": (flat.shape[-1],)}, "the emcee chain")
     if depth is not None:
-        post = add_derived(post, depth, target)
+        post = add_derived(post, depth, target, field=F)
     stats = {"lp": np.swapaxes(lp, 0, 1)} if lp is not None else None
     extra.update({"discard": int(discard), "thin": int(thin), **(attrs or {})})
     if depth is not None:
         extra.setdefault("depth", int(depth))
-    return build_tree(post, stats, attrs=extra)
+    return _tree(post, stats, extra, F)
+
+
+def _tree(post: dict, stats: dict | None, attrs: dict, F: Field) -> xr.DataTree:
+    """The ensemble tree; over C and H the matrices carry a last dimension ``component``."""
+    if F.is_real:
+        return build_tree(post, stats, attrs=attrs)
+    matrix_dims = {"X": ("row", "col", "component"), "W": ("layer", "row", "col", "component"),
+                   "trace_X": ("component",)}  # fmt: skip
+    dims = {k: v for k, v in matrix_dims.items() if k in post}
+    tree = build_tree(post, stats, dims=dims, attrs=attrs)
+    if dims:
+        ds = tree["posterior"].to_dataset().assign_coords(component=list(F.components))
+        tree["posterior"] = xr.DataTree(ds)
+    return tree
 
 
 def _stack_chains(value: Any, name: str) -> NDArray:
@@ -195,6 +252,7 @@ def from_mici(
     depth: int | None = None,
     target: ArrayLike | None = None,
     attrs: Mapping[str, Any] | None = None,
+    field: str | Field = "real",
 ) -> xr.DataTree:
     """A mici run (``sample_chains`` output, or its traces) as a dlnmc ensemble.
 
@@ -218,11 +276,14 @@ def from_mici(
         ``Y`` for the energy.
     attrs : mapping, optional
         Extra root attributes.
+    field : {"real", "complex", "quaternion"} or Field
+        As for :func:`from_emcee`.
 
     Returns
     -------
     xarray.DataTree
     """
+    F = resolve_field(field)
     if hasattr(traces, "traces") and hasattr(traces, "statistics"):
         traces, statistics = traces.traces, traces.statistics
     if not isinstance(traces, Mapping) or not traces:
@@ -241,8 +302,8 @@ def from_mici(
     for name, value in _flatten_stats(statistics or {}).items():
         stats[_MICI_STATS.get(name, name)] = _stack_chains(value, name)
     if depth is not None:
-        post = add_derived(post, depth, target)
-    extra: dict[str, Any] = {"sampler": "mici", **(attrs or {})}
+        post = add_derived(post, depth, target, field=F)
+    extra: dict[str, Any] = {"sampler": "mici", "field": F.name, **(attrs or {})}
     if depth is not None:
         extra.setdefault("depth", int(depth))
-    return build_tree(post, stats or None, attrs=extra)
+    return _tree(post, stats or None, extra, F)

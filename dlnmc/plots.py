@@ -10,8 +10,8 @@ dashed lines.
 Closed-form singular-value marginals (MATH.md section 6)
 --------------------------------------------------------
 For ``Y = 0`` the ordered singular values have the joint density
-:func:`dlnmc.entropy.log_sv_density` (over ``C``, ``H``:
-:func:`dlnmc.entropy_fields.log_sv_density_field`). For ``d = 1`` and ``d = 2``
+:func:`dlnmc.entropy.log_sv_density` of the ensemble's field (``b = 1, 2, 4``;
+read from the ``field`` attribute unless given). For ``d = 1`` and ``d = 2``
 its marginals and means come from the project's quadrature of that law
 (:func:`dlnmc.sv_law.sv_marginal_density`, :func:`dlnmc.sv_law.sv_law_moments`).
 For ``d >= 3``, or a non-zero target ``Y``, nested quadrature is not attempted; the overlay is
@@ -35,12 +35,13 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_width
-from dlnmc.entropy import log_D_pairs
-from dlnmc.fields import check_field, dyson_index
+from dlnmc.fields import REAL, Field, resolve_field
+from dlnmc.reference import PowerMapDensity
 from dlnmc.sv_law import sv_law_moments, sv_marginal_density
 
 __all__ = [
     "ReferenceSample",
+    "ensemble_field",
     "plot_orbit_volumes",
     "plot_result",
     "plot_sv_histograms",
@@ -103,26 +104,6 @@ class ReferenceSample(NamedTuple):
         return np.sqrt(var / self.ess)
 
 
-def _log_density_Z(theta: NDArray, Y: NDArray, depth: int, beta: float) -> NDArray:
-    """Log density of ``Z`` (flattened) such that ``X = U diag(s_Z^N) V^T`` has law e^{-beta E} rho.
-
-    With ``Z = U diag(s_Z) V^T`` the Jacobian of ``Z -> X`` is
-    ``prod_i N s_Z,i^{N-1} prod_{i<j} (s_X,i^2 - s_X,j^2) / (s_Z,i^2 - s_Z,j^2)``;
-    the first product cancels rho's ``prod s_X^{-(N-1)/N}`` and the second is
-    ``prod D_ij``, so the density of ``Z`` is ``exp(-beta E(X)) prod_{i<j} D_ij^{1/2}``
-    up to a constant: smooth, with none of rho's singularities at ``det X = 0``.
-    """
-    d = Y.shape[-1]
-    U, sz, Vt = np.linalg.svd(theta.reshape(-1, d, d))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        sx = sz**depth
-        r = (U * sx[:, None, :]) @ Vt - Y
-        out = -0.5 * beta * (r * r).sum(axis=(-1, -2))
-        if d > 1:
-            out = out + 0.5 * log_D_pairs(np.maximum(sx, np.finfo(float).tiny), depth).sum(-1)
-    return np.where(np.isfinite(out), out, -np.inf)
-
-
 def reference_sv_sample(
     *,
     width: int,
@@ -134,8 +115,9 @@ def reference_sv_sample(
 ) -> ReferenceSample:
     """Singular values drawn from the closed-form law ``exp(-beta E(X)) rho(X)`` (MATH.md §6).
 
-    Importance sampling with resampling in the coordinates ``Z`` of
-    :func:`_log_density_Z`, where the density is smooth: a short emcee pilot
+    Importance sampling with resampling in the coordinates ``Z`` with
+    ``X = Z (Z^T Z)^{(N-1)/2}`` (:class:`dlnmc.reference.PowerMapDensity`, the
+    density of the emcee reference), where it is smooth: a short emcee pilot
     run gives the location and scale of a multivariate-t proposal (4 degrees
     of freedom, covariance inflated 1.5x), refined by two rounds of weighted
     moments; in the last round ``n_proposals`` proposals are
@@ -174,8 +156,7 @@ def reference_sv_sample(
     ndim = d * d
     n_walkers = max(4 * ndim, 32)
 
-    def logp(theta: NDArray) -> NDArray:
-        return _log_density_Z(theta, Y, N, beta)
+    logp = PowerMapDensity(d, N, beta, None if target is None else Y, 0.5, REAL)
 
     pilot = emcee.EnsembleSampler(n_walkers, ndim, logp, vectorize=True)
     # emcee draws from its own legacy RandomState; seed it from our generator.
@@ -211,7 +192,7 @@ def plot_sv_histograms(
     bins: int = 60,
     title: str | None = None,
     seed: int = 0,
-    field: str = "real",
+    field: str | Field | None = None,
 ) -> Path:
     """Histogram each singular value of an ensemble against the law of MATH.md section 6 (or 8).
 
@@ -234,8 +215,10 @@ def plot_sv_histograms(
         Figure title; by default it names the sampler from ``tree.attrs``.
     seed : int
         Seed of a generated reference sample.
-    field : {"real", "complex", "quaternion"}
-        The field of the ensemble (MATH.md section 8). The closed-form curve and
+    field : {"real", "complex", "quaternion"}, Field or None
+        The field of the ensemble (MATH.md section 8); ``None``: the tree's
+        ``field`` attribute, else ``"real"`` (a value contradicting that
+        attribute raises). The closed-form curve and
         means (``Y = 0``, ``d <= 2``) are those of the field's law
         (:func:`dlnmc.sv_law.sv_marginal_density`, :func:`dlnmc.sv_law.sv_law_moments`);
         otherwise over ``C`` and ``H`` give ``reference`` (:func:`reference_sv_sample`
@@ -246,7 +229,7 @@ def plot_sv_histograms(
     pathlib.Path
     """
     plt = _pyplot()
-    field = check_field(field)
+    F = ensemble_field(tree, field)
     N, beta = check_depth(depth), _check_beta(beta)
     try:
         sv = tree["posterior"]["singular_values"]
@@ -257,9 +240,10 @@ def plot_sv_histograms(
     closed = target is None and d <= 2
     ref_label, ref_w = "reference sample", None
     if not closed and reference is None:
-        if field != "real":  # reference_sv_sample is for the real law only
+        if not F.is_real:  # reference_sv_sample is for the real law only
             raise ValueError(
-                f"field {field!r}: the closed-form curve needs Y = 0 and width <= 2; give reference"
+                f"field {F.name!r}: the closed-form curve needs Y = 0 and width <= 2; "
+                "give reference"
             )
         ref = reference_sv_sample(width=d, depth=N, beta=beta, target=target, seed=seed)
         reference, ref_w = ref.singular_values, ref.weights
@@ -274,8 +258,9 @@ def plot_sv_histograms(
 
     diag = diagnostics(tree, var_names=["singular_values"])["singular_values"]
     mcse = diag.sel(diagnostic="mcse_mean").values
-    means_cf = sv_law_moments(d, N, beta, field).mean if closed else None
-    section = "§6" if field == "real" else "§8"
+    # The quadrature law is keyed by the field's name (a string, hashable and printable).
+    means_cf = sv_law_moments(d, N, beta, F.name).mean if closed else None
+    section = "§6" if F.is_real else "§8"
 
     ncol = min(d, 4)
     nrow = -(-d // ncol)
@@ -295,7 +280,7 @@ def plot_sv_histograms(
         text = f"MC mean {data.mean():.4f} ± {mcse[i]:.4f} (MCSE)"
         if closed:
             grid = np.linspace(hi / 2000, hi, 400)
-            dens = sv_marginal_density(grid, width=d, depth=N, beta=beta, field=field)[i]
+            dens = sv_marginal_density(grid, width=d, depth=N, beta=beta, field=F.name)[i]
             label = f"closed form (MATH.md {section}, quadrature)"
             ax.plot(grid, dens, color="black", lw=1.8, label=label)
             z = (data.mean() - means_cf[i]) / mcse[i]
@@ -308,7 +293,7 @@ def plot_sv_histograms(
             text += f"\nreference mean {ref_w @ reference[:, i]:.4f}"
         ax.text(0.97, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=8)
         ax.set_xlim(0, hi)
-        if i == d - 1 and N > 1 and field == "real":
+        if i == d - 1 and N > 1 and F.is_real:
             # The smallest singular value's density diverges like s^{-(N-1)/N}
             # at 0 (over R only: s^{b-1} tames it for b = 2, 4); a log scale
             # shows the singularity and the tail together.
@@ -319,7 +304,7 @@ def plot_sv_histograms(
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     tgt = "Y = 0" if target is None else "Y ≠ 0 (given target)"
-    over = "" if field == "real" else f" over {field} (b = {dyson_index(field)})"
+    over = "" if F.is_real else f" over {F.name} (b = {F.b})"
     fig.suptitle(
         title
         or f"Singular values of X = W_N⋯W_1{over} on the balanced manifold: d={d}, N={N}, "
@@ -328,6 +313,23 @@ def plot_sv_histograms(
     )
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return _save(fig, path)
+
+
+def ensemble_field(tree: xr.DataTree, field: str | Field | None = None) -> Field:
+    """The field of an ensemble: ``field`` if given, else its ``field`` attribute, else R.
+
+    Raises ``ValueError`` if ``field`` contradicts the attribute: a complex
+    ensemble must never be held against the real law.
+    """
+    recorded = tree.attrs.get("field")
+    if field is None:
+        return resolve_field(str(recorded) if recorded is not None else "real")
+    F = resolve_field(field)
+    if recorded is not None and resolve_field(str(recorded)) is not F:
+        raise ValueError(
+            f"field={F.name!r} contradicts the ensemble's field attribute {recorded!r}"
+        )
+    return F
 
 
 def _ordinal(n: int) -> str:
@@ -562,6 +564,119 @@ def plot_trace_rank(
     return out
 
 
+def _ensemble_target(tree: xr.DataTree, F: Field) -> NDArray | None:
+    """The target ``Y`` recorded in an ensemble's ``target`` attribute (JSON), in storage."""
+    import json
+
+    raw = tree.attrs.get("target")
+    if raw is None or (isinstance(raw, str) and raw in ("", "null", "None")):
+        return None
+    Y = np.asarray(json.loads(raw) if isinstance(raw, str) else raw, dtype=float)
+    return Y if F.is_real else F.from_components(Y)
+
+
+def _plot_ensemble(tree, directory, stem, depth, beta, target, field, reference) -> list[Path]:
+    out: list[Path] = []
+    F = ensemble_field(tree, field)
+    depth = depth if depth is not None else tree.attrs.get("depth")
+    beta = beta if beta is not None else tree.attrs.get("beta", 1.0)
+    target = target if target is not None else _ensemble_target(tree, F)
+    if "singular_values" in tree["posterior"].data_vars:
+        if depth is None:
+            raise ValueError("depth is neither given nor a root attribute of the ensemble")
+        out.append(
+            plot_sv_histograms(
+                tree,
+                directory / f"{stem}_sv_histograms.png",
+                depth=int(depth),
+                beta=float(beta),
+                target=target,
+                reference=reference,
+                field=F,
+            )
+        )
+    return out + plot_trace_rank(tree, directory / stem)
+
+
+def _plot_table(ds: xr.Dataset, directory: Path, stem: str) -> list[Path]:
+    out: list[Path] = []
+    if "log_volume_mc" in ds and set(ds["log_volume_mc"].dims) == {"width", "depth"}:
+        out.append(plot_orbit_volumes(ds, directory / f"{stem}_orbit_volumes.png"))
+    if "z_score" in ds:
+        out.append(plot_z_scores(ds, directory / f"{stem}_z_scores.png"))
+    return out
+
+
+def study_z_scores(tree: xr.DataTree) -> xr.DataArray:
+    """Every finite z-score of a study result as one DataArray over ``check`` (cell labels)."""
+    symbol = {"width": "d", "depth": "N", "beta": "β", "target": "Y", "field": "F"}
+    labels, values = [], []
+    for part, node in tree["results"].children.items():
+        ds = node.to_dataset()
+        if "z_score" not in ds:
+            continue
+        z = ds["z_score"]
+        keys = list(z.dims)
+        flat = z.stack(check=keys) if keys else z.expand_dims(check=[0])
+        for k in range(flat.sizes["check"]):
+            v = float(flat.values[k])
+            if not np.isfinite(v):
+                continue
+            idx = flat["check"].values[k] if keys else ()
+            idx = idx if isinstance(idx, tuple) else (idx,)
+            named = zip(keys, idx, strict=True)
+            words = [part] + [f"{symbol.get(n, n)}={x}" for n, x in named if n != "statistic"]
+            words += [str(x) for n, x in zip(keys, idx, strict=True) if n == "statistic"]
+            labels.append(" ".join(words))
+            values.append(v)
+    return xr.DataArray(
+        np.asarray(values), dims=("check",), coords={"check": labels}, name="z_score"
+    )
+
+
+def _plot_study(tree: xr.DataTree, directory: Path, stem: str, attempt) -> None:
+    """Figures of a study result file (groups ``results`` and, if kept, ``ensembles``)."""
+    for part, node in tree["results"].children.items():
+        ds = node.to_dataset()
+        if ds.attrs.get("kind") != "orbit_volume" or "statistic" not in ds.dims:
+            continue
+        table = ds.sel(statistic="log_volume").rename(estimate="log_volume_mc")
+        table = table[["log_volume_mc", "stderr", "closed_form", "z_score"]]
+        fields = table["field"].values.tolist() if "field" in table.dims else [None]
+        for name in fields:
+            one = table if name is None else table.sel(field=name, drop=True)
+            suffix = "" if name in (None, "real") else f"_{name}"
+            attempt(
+                lambda one=one, suffix=suffix, part=part: [
+                    plot_orbit_volumes(one, directory / f"{stem}_{part}{suffix}_orbit_volumes.png")
+                ]
+            )
+    if "ensembles" in tree.children:
+        for part, node in tree["ensembles"].children.items():
+            for label, ens in node.children.items():
+                words = label.split("_")
+
+                def from_label(key: str, words=words):
+                    return words[words.index(key) + 1] if key in words[:-1] else None
+
+                depth = ens.attrs.get("depth", from_label("depth"))
+                beta = ens.attrs.get("beta", from_label("beta"))
+                attempt(
+                    lambda ens=ens, depth=depth, beta=beta, name=f"{stem}_{part}_{label}": [
+                        plot_sv_histograms(
+                            ens,
+                            directory / f"{name}_sv_histograms.png",
+                            depth=int(depth),
+                            beta=float(beta),
+                            target=_ensemble_target(ens, ensemble_field(ens)),
+                        )
+                    ]
+                )
+    z = study_z_scores(tree)
+    if z.size:
+        attempt(lambda: [plot_z_scores(z, directory / f"{stem}_z_scores.png")])
+
+
 def plot_result(
     result: xr.DataTree | xr.Dataset,
     directory: str | os.PathLike,
@@ -570,54 +685,68 @@ def plot_result(
     depth: int | None = None,
     beta: float | None = None,
     target: ArrayLike | None = None,
+    field: str | Field | None = None,
+    reference: ArrayLike | None = None,
+    on_error: str = "raise",
 ) -> list[Path]:
-    """Every figure that applies to a study result, saved as PNGs in ``directory``.
+    """Every figure that applies to a result, saved as PNGs in ``directory``.
+
+    The one entry point for figures: ensembles, study tables and study result
+    files. Every singular-value figure is drawn against the law of the
+    ensemble's own field (its ``field`` attribute), never the real one by default.
 
     Parameters
     ----------
     result : xarray.DataTree or Dataset
-        An ensemble (``posterior.singular_values``) or a study table (with
+        An ensemble (``posterior.singular_values``); a study table (with
         ``z_score``; with ``log_volume_mc`` and dims ``(width, depth)`` also
-        the orbit-volume figure).
+        the orbit-volume figure); or a study result file (a DataTree with a
+        ``results`` group and optionally ``ensembles``): orbit-volume figures of
+        each ``orbit_volume`` part (one per field), singular-value histograms of
+        each kept ensemble and one z-score summary of the whole study.
     directory : path-like
         Existing directory to write into.
     stem : str
         File-name prefix.
-    depth, beta, target
-        For an ensemble; default from the root attributes ``depth``,
-        ``beta``.
+    depth, beta, target, field, reference
+        For an ensemble; by default from its root attributes ``depth``,
+        ``beta``, ``target`` (JSON) and ``field``. ``reference``: singular
+        values of the law to overlay where no quadrature exists
+        (:func:`plot_sv_histograms`).
+    on_error : {"raise", "warn"}
+        For a study result file: ``"warn"`` reports a failing figure as a
+        warning and goes on (the result file is already written).
 
     Returns
     -------
     list of pathlib.Path
         Files written: ``<stem>_orbit_volumes.png``, ``<stem>_z_scores.png``,
         ``<stem>_sv_histograms.png``, ``<stem>_trace.png``, ``<stem>_rank.png``
-        as applicable.
+        as applicable (study files: ``<stem>_<part>[_<field>]_orbit_volumes.png``,
+        ``<stem>_<part>_<label>_sv_histograms.png``, ``<stem>_z_scores.png``).
     """
+    if on_error not in ("raise", "warn"):
+        raise ValueError(f"on_error must be 'raise' or 'warn', got {on_error!r}")
     directory = Path(directory)
-    out: list[Path] = []
     if isinstance(result, xr.DataTree) and "posterior" in result.children:
-        depth = depth if depth is not None else result.attrs.get("depth")
-        beta = beta if beta is not None else result.attrs.get("beta", 1.0)
-        if "singular_values" in result["posterior"].data_vars:
-            if depth is None:
-                raise ValueError("depth is neither given nor a root attribute of the ensemble")
-            out.append(
-                plot_sv_histograms(
-                    result,
-                    directory / f"{stem}_sv_histograms.png",
-                    depth=int(depth),
-                    beta=float(beta),
-                    target=target,
-                )
-            )
-        out += plot_trace_rank(result, directory / stem)
+        return _plot_ensemble(result, directory, stem, depth, beta, target, field, reference)
+    if isinstance(result, xr.DataTree) and "results" in result.children:
+        out: list[Path] = []
+
+        def attempt(draw) -> None:
+            try:
+                out.extend(draw())
+            except Exception as exc:
+                if on_error == "raise":
+                    raise
+                import warnings
+
+                warnings.warn(f"figure skipped: {type(exc).__name__}: {exc}", stacklevel=3)
+
+        _plot_study(result, directory, stem, attempt)
         return out
     ds = result.to_dataset() if isinstance(result, xr.DataTree) else result
-    if "log_volume_mc" in ds and set(ds["log_volume_mc"].dims) == {"width", "depth"}:
-        out.append(plot_orbit_volumes(ds, directory / f"{stem}_orbit_volumes.png"))
-    if "z_score" in ds:
-        out.append(plot_z_scores(ds, directory / f"{stem}_z_scores.png"))
+    out = _plot_table(ds, directory, stem)
     if not out:
         raise ValueError("result is neither an ensemble nor a table with z_score")
     return out

@@ -1,4 +1,4 @@
-"""Reference ensembles by emcee on the closed-form reduced densities (MATH.md section 6).
+"""Reference ensembles by emcee on the closed-form reduced densities (MATH.md sections 6, 8).
 
 Two references, independent of the balanced-manifold samplers, both returned in
 the DataTree layout of :func:`dlnmc.sample_balanced` (walkers play the role of
@@ -27,9 +27,9 @@ sorting gives the ordered law).
 Fields (``field="complex"``, ``"quaternion"``; MATH.md section 8, Dyson index
 ``b = 2, 4``). The singular-value law becomes
 ``exp(-beta E) prod s_i^(b-1) D_ii^(-1/2) prod_{i<j} |s_i^2 - s_j^2|^b D_ij^(-b alpha)``
-(:func:`dlnmc.entropy_fields.log_sv_density_field`), sampled the same way. The
+(:func:`dlnmc.entropy.log_sv_density` with ``field=``), sampled the same way. The
 end-to-end reference samples ``X in M_d(F)`` in its real components
-(:func:`dlnmc.fields.to_components`, ``b d^2`` coordinates, each real component
+(:meth:`dlnmc.fields.Field.to_components`, ``b d^2`` coordinates, each real component
 of a quaternion once), in which Lebesgue measure is the one of the real inner
 product ``Re tr(V^* W)`` of section 8 and ``rho_b`` is a density (the complex
 ``2d x 2d`` representation would count every component twice: a factor 2 in
@@ -39,6 +39,8 @@ the energy). The power map over ``F`` has log-Jacobian
 
 (the Lebesgue measure of ``M_d(F)`` in SVD coordinates is
 ``prod s_i^(b-1) prod_{i<j} |s_i^2 - s_j^2|^b ds dU dV``; the map keeps ``U, V``).
+One density class per reference (:class:`PowerMapDensity`, :class:`RootSVDensity`)
+serves every field; ``b = 1`` is the real reference, draw for draw.
 """
 
 from __future__ import annotations
@@ -50,146 +52,131 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from dlnmc._validation import check_depth, check_square, check_width
-from dlnmc.energy import QuadraticEnergy
+from dlnmc._validation import check_depth, check_width
 from dlnmc.ensemble import build_tree
-from dlnmc.entropy import _log_D_from_logs, entropy_sv, log_sv_density
-from dlnmc.entropy_fields import log_sv_density_field
-from dlnmc.fields import (
-    COMPONENT_LABELS,
-    check_field,
-    check_field_matrix,
-    dyson_index,
-    from_components,
-    gaussian_matrix,
-    inner,
-    to_components,
-)
+from dlnmc.entropy import entropy_sv, field_log_sv_density, log_D_pair_sum_from_logs
+from dlnmc.fields import COMPONENT_LABELS, Field, resolve_field
 
 __all__ = [
     "COMPONENTS",
+    "PowerMapDensity",
+    "RootSVDensity",
     "log_density_end_to_end",
     "power_map_log_jacobian",
-    "power_map_log_jacobian_field",
     "reference_end_to_end",
     "reference_singular_values",
 ]
-
-
-def _log_D_sum(t: NDArray[np.float64], depth: int) -> NDArray[np.float64]:
-    """``sum_{i<j} log D_ij`` from ``t = log s`` (any order), shape ``(...)``."""
-    iu, ju = np.triu_indices(t.shape[-1], 1)
-    hi = np.maximum(t[..., iu], t[..., ju])
-    lo = np.minimum(t[..., iu], t[..., ju])
-    return _log_D_from_logs(hi, lo, depth).sum(axis=-1)
-
-
-def power_map_log_jacobian(sigma: ArrayLike, depth: int) -> NDArray[np.float64]:
-    """``log |det dX/dZ|`` of ``Z = U diag(sigma) V^T -> X = U diag(sigma^N) V^T``.
-
-    Parameters
-    ----------
-    sigma : array_like, shape (..., d)
-        Singular values of ``Z``, positive.
-    depth : int
-
-    Returns
-    -------
-    ndarray, shape (...)
-        ``d log N + (N-1) sum log sigma_i + sum_{i<j} log D_ij(s = sigma^N)``.
-    """
-    sigma = np.asarray(sigma, dtype=np.float64)
-    N = check_depth(depth)
-    t = N * np.log(sigma)
-    return sigma.shape[-1] * np.log(N) + (N - 1) * np.log(sigma).sum(-1) + _log_D_sum(t, N)
-
-
-def log_density_end_to_end(
-    X: ArrayLike, depth: int, beta: float, target: ArrayLike | None = None, *, alpha: float = 0.5
-) -> NDArray[np.float64]:
-    """Unnormalized ``log p(X) = -beta |X - Y|^2/2 - (N-1)/N sum log s_i - alpha sum log D_ij``.
-
-    With ``alpha = 1/2`` this is ``-beta E(X) + log rho(X)`` up to a constant
-    (MATH.md section 6). Returns ``-inf`` for singular ``X``.
-    """
-    X = check_square(X)
-    N = check_depth(depth)
-    E = QuadraticEnergy(target).value(X)
-    s = np.linalg.svd(X, compute_uv=False)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.log(s)
-        out = -beta * E - (N - 1) / N * t.sum(-1) - alpha * _log_D_sum(t, N)
-    return np.where(np.all(s > 0, axis=-1) & np.isfinite(out), out, -np.inf)
-
-
-class _ZDensity:
-    """emcee log-probability of ``Z`` (flattened, vectorized over walkers)."""
-
-    def __init__(self, d, N, beta, target, alpha):
-        self.d, self.N, self.beta, self.alpha = d, N, beta, alpha
-        self.energy = QuadraticEnergy(target)
-
-    def __call__(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
-        d, N = self.d, self.N
-        Z = z.reshape(-1, d, d)
-        U, sig, Vt = np.linalg.svd(Z)
-        X = (U * sig[:, None, :] ** N) @ Vt
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = N * np.log(sig)
-            log_p = (
-                -self.beta * self.energy.value(X)
-                - (N - 1) / N * t.sum(-1)
-                - self.alpha * _log_D_sum(t, N)
-                + power_map_log_jacobian(sig, N)
-            )
-        return np.where(np.isfinite(log_p), log_p, -np.inf)
-
-
-class _UDensity:
-    """emcee log-probability of ``v`` with ``u = |v| = s^{1/N}`` (unordered)."""
-
-    def __init__(self, N, beta, alpha):
-        self.N, self.beta, self.alpha = N, beta, alpha
-
-    def __call__(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
-        N = self.N
-        u = np.abs(v)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = u**N
-            ok = np.all(s > 0, axis=-1) & np.all(np.isfinite(s), axis=-1)
-            s_safe = np.where(ok[:, None], s, 1.0)
-            # ds = N u^{N-1} du per coordinate.
-            log_p = log_sv_density(s_safe, N, self.beta, alpha=self.alpha) + (N - 1) * np.log(
-                np.where(ok[:, None], u, 1.0)
-            ).sum(-1)
-        return np.where(ok & np.isfinite(log_p), log_p, -np.inf)
-
 
 # Real component labels of a matrix entry over F (last dimension "component").
 COMPONENTS = COMPONENT_LABELS
 
 
-def power_map_log_jacobian_field(sigma: ArrayLike, depth: int, field: str) -> NDArray[np.float64]:
-    """``log |det dX/dZ|`` of ``Z -> X = U diag(sigma^N) V^*`` on ``M_d(F) = R^{b d^2}``.
+def _power_map_log_jacobian(sigma: NDArray[np.float64], N: int, field: Field) -> NDArray:
+    t = N * np.log(sigma)
+    return sigma.shape[-1] * np.log(N) + field.b * (
+        (N - 1) * np.log(sigma).sum(-1) + log_D_pair_sum_from_logs(t, N)
+    )
+
+
+def power_map_log_jacobian(
+    sigma: ArrayLike, depth: int, *, field: str | Field = "real"
+) -> NDArray[np.float64]:
+    """``log |det dX/dZ|`` of ``Z = U diag(sigma) V^* -> X = U diag(sigma^N) V^*`` on ``R^{b d^2}``.
+
+    Parameters
+    ----------
+    sigma : array_like, shape (..., d)
+        Singular values of ``Z`` over ``F`` (each once over ``H``), positive.
+    depth : int
+    field : {"real", "complex", "quaternion"} or Field, keyword-only
 
     Returns
     -------
     ndarray, shape (...)
-        ``d log N + b (N-1) sum log sigma_i + b sum_{i<j} log D_ij(s = sigma^N)``;
-        equals :func:`power_map_log_jacobian` for ``field="real"``.
+        ``d log N + b (N-1) sum log sigma_i + b sum_{i<j} log D_ij(s = sigma^N)``.
     """
-    b = dyson_index(field)
-    sigma = np.asarray(sigma, dtype=np.float64)
+    F = resolve_field(field)
+    return _power_map_log_jacobian(np.asarray(sigma, dtype=np.float64), check_depth(depth), F)
+
+
+def _log_target(beta, energy, t, N, alpha, field: Field) -> NDArray[np.float64]:
+    """``-beta E + log rho_b`` up to a constant, from ``t = log s`` (MATH.md sections 6, 8).
+
+    ``log rho_b = -1/2 sum log D_ii - b/2 sum_{i<j} log D_ij`` with
+    ``D_ii = N s_i^{2(N-1)/N}``; ``D_ij`` enters with the exponent ``b alpha``.
+    """
+    return (
+        -beta * energy
+        - (N - 1) / N * t.sum(-1)
+        - field.b * alpha * log_D_pair_sum_from_logs(t, N)
+    )
+
+
+def log_density_end_to_end(
+    X: ArrayLike,
+    depth: int,
+    beta: float,
+    target: ArrayLike | None = None,
+    *,
+    alpha: float = 0.5,
+    field: str | Field = "real",
+) -> NDArray[np.float64]:
+    """Unnormalized ``log p(X) = -beta |X - Y|^2/2 - (N-1)/N sum log s_i - b alpha sum log D_ij``.
+
+    With ``alpha = 1/2`` this is ``-beta E(X) + log rho_b(X)`` up to a constant
+    (MATH.md sections 6 and 8; ``X``, ``Y`` in the storage of ``field``).
+    Returns ``-inf`` for singular ``X``.
+    """
+    F = resolve_field(field)
+    X = F.check_matrix(X)
     N = check_depth(depth)
-    t = N * np.log(sigma)
-    return sigma.shape[-1] * np.log(N) + b * ((N - 1) * np.log(sigma).sum(-1) + _log_D_sum(t, N))
+    D = X if target is None else X - F.check_matrix(target, "target")
+    s = F.singular_values_unchecked(X)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _log_target(beta, 0.5 * F.sq_norm(D), np.log(s), N, alpha, F)
+    return np.where(np.all(s > 0, axis=-1) & np.isfinite(out), out, -np.inf)
 
 
-class _UDensityField:
-    """As :class:`_UDensity` for the law over ``C`` or ``H``."""
+class PowerMapDensity:
+    """emcee log-probability of ``Z`` with ``X = Z (Z^* Z)^{(N-1)/2}``, in real components.
 
-    def __init__(self, N, beta, alpha, field):
-        self.N, self.beta, self.alpha, self.field = N, beta, alpha, field
+    ``z`` of shape ``(walkers, b d^2)`` (the flattened :meth:`Field.to_components`
+    of ``Z``, each real component once): ``-beta E(X) + log rho_b(X)`` plus the
+    power map's log-Jacobian (:func:`power_map_log_jacobian`), smooth in ``Z``.
+    """
+
+    def __init__(self, width, depth, beta, target, alpha, field: Field):
+        self.d, self.N, self.beta, self.alpha, self.field = width, depth, beta, alpha, field
+        self.target = target
+
+    def end_to_end(self, Zm: NDArray) -> tuple[NDArray, NDArray[np.float64]]:
+        """``X = U diag(sigma^N) V^*`` (storage of the field) and ``sigma`` (each once)."""
+        U, sig, Vh = np.linalg.svd(Zm)
+        # Over H the complex SVD of chi(Z) doubles every sigma; X = Z (Z^* Z)^{(N-1)/2}
+        # does not depend on the choice of singular vectors, so it stays in chi's image.
+        X = (U * sig[..., None, :] ** self.N) @ Vh
+        return X, self.field.fold_singular_values(sig)
+
+    def __call__(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
+        F, d, N = self.field, self.d, self.N
+        Zm = F.from_components(z.reshape(-1, d, d, F.b))
+        X, sig = self.end_to_end(Zm)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            R = X if self.target is None else X - self.target
+            log_p = _log_target(self.beta, 0.5 * F.sq_norm(R), N * np.log(sig), N, self.alpha, F)
+            log_p = log_p + _power_map_log_jacobian(sig, N, F)
+        return np.where(np.isfinite(log_p), log_p, -np.inf)
+
+
+class RootSVDensity:
+    """emcee log-probability of ``v`` with ``u = |v| = s^{1/N}`` (unordered singular values).
+
+    The singular-value law of :func:`dlnmc.entropy.log_sv_density` times
+    ``ds = N u^{N-1} du`` per coordinate.
+    """
+
+    def __init__(self, depth, beta, alpha, field: Field):
+        self.N, self.beta, self.alpha, self.field = depth, beta, alpha, field
 
     def __call__(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
         N = self.N
@@ -198,43 +185,10 @@ class _UDensityField:
             s = u**N
             ok = np.all(s > 0, axis=-1) & np.all(np.isfinite(s), axis=-1)
             s_safe = np.where(ok[:, None], s, 1.0)
-            log_p = log_sv_density_field(s_safe, N, self.beta, self.field, alpha=self.alpha) + (
-                N - 1
-            ) * np.log(np.where(ok[:, None], u, 1.0)).sum(-1)
+            log_p = field_log_sv_density(
+                s_safe, N, self.beta, self.field, self.alpha
+            ) + (N - 1) * np.log(np.where(ok[:, None], u, 1.0)).sum(-1)
         return np.where(ok & np.isfinite(log_p), log_p, -np.inf)
-
-
-class _ZDensityField:
-    """emcee log-probability of ``Z`` over ``C`` or ``H`` in real components ``(d, d, b)``."""
-
-    def __init__(self, d, N, beta, target, alpha, field):
-        self.d, self.N, self.beta, self.alpha, self.field = d, N, beta, alpha, field
-        self.b, self.target = dyson_index(field), target
-
-    def end_to_end(self, Zm: NDArray) -> tuple[NDArray, NDArray[np.float64]]:
-        """``X = U diag(sigma^N) V^*`` (storage of ``field``) and ``sigma`` (each once)."""
-        U, sig, Vh = np.linalg.svd(Zm)
-        # Over H the complex SVD of chi(Z) doubles every sigma; X = Z (Z^* Z)^{(N-1)/2}
-        # does not depend on the choice of singular vectors, so it stays in chi's image.
-        X = (U * sig[..., None, :] ** self.N) @ Vh
-        return X, (sig[..., ::2] if self.field == "quaternion" else sig)
-
-    def __call__(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
-        d, N, b = self.d, self.N, self.b
-        Zm = from_components(z.reshape(-1, d, d, b), self.field)
-        X, sig = self.end_to_end(Zm)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t = N * np.log(sig)
-            if self.target is None:
-                energy = 0.5 * np.exp(2.0 * t).sum(-1)
-            else:
-                D = X - self.target
-                energy = 0.5 * inner(D, D, self.field)
-            # log rho_b = -1/2 sum log D_ii - b alpha sum_{i<j} log D_ij (+ const),
-            # D_ii = N s_i^{2(N-1)/N}.
-            log_rho = -(N - 1) / N * t.sum(-1) - b * self.alpha * _log_D_sum(t, N)
-            log_p = -self.beta * energy + log_rho + power_map_log_jacobian_field(sig, N, self.field)
-        return np.where(np.isfinite(log_p), log_p, -np.inf)
 
 
 def _run_emcee(log_prob, p0, n_draws, n_burn, thin, rng):
@@ -269,13 +223,13 @@ def reference_singular_values(
     n_burn: int = 1000,
     thin: int = 1,
     alpha: float = 0.5,
-    field: str = "real",
+    field: str | Field = "real",
 ) -> xr.DataTree:
-    """emcee on the singular-value law of MATH.md section 6 (``E = |X|_F^2 / 2``).
+    """emcee on the singular-value law of MATH.md sections 6 and 8 (``E = |X|^2 / 2``).
 
-    ``field="complex"`` or ``"quaternion"`` samples the law of MATH.md section 8
-    (:func:`dlnmc.entropy_fields.log_sv_density_field`, Dyson index ``b = 2, 4``);
-    ``"real"`` is the code (and the draws) it always was.
+    ``field`` chooses the law (Dyson index ``b = 1, 2, 4``;
+    :func:`dlnmc.entropy.log_sv_density`); over ``R`` the draws are those the
+    real reference always gave.
 
     Returns
     -------
@@ -284,24 +238,21 @@ def reference_singular_values(
         (over ``H`` each quaternionic singular value once), ``entropy`` (``S_b``),
         ``energy``; root attributes ``alpha``, ``field`` and ``reference``.
     """
+    F = resolve_field(field)
     d, N = check_width(width), check_depth(depth)
-    field = check_field(field)
     if not np.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta must be finite and > 0, got {beta!r}")
     rng = np.random.default_rng(seed)
     p0 = np.abs(rng.standard_normal((n_walkers, d))) ** (1.0 / N) + 0.05
-    density = (
-        _UDensity(N, beta, alpha) if field == "real" else _UDensityField(N, beta, alpha, field)
-    )
-    chain, acc = _run_emcee(density, p0, n_draws, n_burn, thin, rng)
+    chain, acc = _run_emcee(RootSVDensity(N, beta, alpha, F), p0, n_draws, n_burn, thin, rng)
     s = -np.sort(-(np.abs(chain) ** N), axis=-1)
     posterior = {
         "singular_values": s,
-        "entropy": entropy_sv(s, N, field=field),
+        "entropy": entropy_sv(s, N, field=F),
         "energy": 0.5 * (s * s).sum(-1),
     }
     attrs = _reference_attrs(
-        "singular_values", d, N, beta, seed, alpha, field, acc, n_walkers, n_burn, thin
+        "singular_values", d, N, beta, seed, alpha, F.name, acc, n_walkers, n_burn, thin
     )
     return build_tree(posterior, attrs=attrs)
 
@@ -318,57 +269,64 @@ def reference_end_to_end(
     n_burn: int = 2000,
     thin: int = 1,
     alpha: float = 0.5,
-    field: str = "real",
+    field: str | Field = "real",
 ) -> xr.DataTree:
-    """emcee on ``X`` (``d^2`` dimensions) with log density ``-beta E(X) + log rho(X)``.
+    """emcee on ``X in M_d(F)`` (``b d^2`` real components), log density ``-beta E + log rho_b``.
 
-    ``field="complex"`` or ``"quaternion"``: ``X in M_d(F)``, ``b d^2`` real
-    components, log density ``-beta |X - Y|^2/2 + log rho_b(X)`` against Lebesgue
-    measure of the real inner product of MATH.md section 8; ``target`` ``Y`` in
-    the storage of :mod:`dlnmc.fields` (complex ``d x d``, or the complex
-    ``2d x 2d`` representation over ``H``).
+    ``E = |X - Y|^2 / 2`` in the real inner product of MATH.md section 8;
+    ``target`` ``Y`` in the storage of :mod:`dlnmc.fields` (real or complex
+    ``d x d``, or the complex ``2d x 2d`` representation over ``H``).
 
     Returns
     -------
     xarray.DataTree
         ``posterior``: ``X``, ``singular_values``, ``entropy``, ``energy``, ``trace_X``.
-        Over ``C``, ``H`` (the layout of ``sample_balanced(field=...)``):
-        ``X (chain, draw, row, col, component)`` and ``trace_X (chain, draw,
-        component)`` in real components (coordinate ``component``: ``re, i`` or
-        ``re, i, j, k``), ``singular_values`` over ``F`` (each once), ``entropy``
-        ``S_b``; root attribute ``field``.
+        Over ``R``: ``X (chain, draw, row, col)``. Over ``C``, ``H`` (the layout
+        of ``sample_balanced(field=...)``): ``X (chain, draw, row, col,
+        component)`` and ``trace_X (chain, draw, component)`` in real components
+        (coordinate ``component``: ``re, i`` or ``re, i, j, k``), ``singular_values``
+        over ``F`` (each once), ``entropy`` ``S_b``; root attribute ``field``.
     """
+    F = resolve_field(field)
     d, N = check_width(width), check_depth(depth)
-    field = check_field(field)
     if not np.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta must be finite and > 0, got {beta!r}")
-    if field != "real":
-        return _reference_end_to_end_field(
-            d, N, beta, n_draws, seed, target, n_walkers, n_burn, thin, alpha, field
-        )
     rng = np.random.default_rng(seed)
-    n_walkers = n_walkers or max(32, 4 * d * d)
-    Y = None if target is None else check_square(target, "target")
-    X0 = rng.standard_normal((n_walkers, d, d)) + (0 if Y is None else Y)
-    U, s0, Vt = np.linalg.svd(X0)
-    Z0 = (U * s0[:, None, :] ** (1.0 / N)) @ Vt
-    log_prob = _ZDensity(d, N, beta, Y, alpha)
-    chain, acc = _run_emcee(log_prob, Z0.reshape(n_walkers, -1), n_draws, n_burn, thin, rng)
-    Z = chain.reshape(*chain.shape[:2], d, d)
-    U, sig, Vt = np.linalg.svd(Z)
-    X = (U * sig[..., None, :] ** N) @ Vt
+    n_walkers = n_walkers or max(32, 4 * F.b * d * d)
+    Y = None
+    if target is not None:
+        Y = F.check_matrix(target, "target")
+        if Y.ndim != 2 or F.width_of(Y) != d:
+            raise ValueError(f"target must be one {d} x {d} matrix over {F.name!r}, got {Y.shape}")
+    log_prob = PowerMapDensity(d, N, beta, Y, alpha, F)
+    X0 = F.gaussian(d, n_walkers, rng) + (0 if Y is None else Y)
+    U, sig0, Vh = np.linalg.svd(X0)
+    Z0 = (U * sig0[:, None, :] ** (1.0 / N)) @ Vh  # X0 = Z0 (Z0^* Z0)^{(N-1)/2}
+    z0 = F.to_components(Z0).reshape(n_walkers, -1)
+    chain, acc = _run_emcee(log_prob, z0, n_draws, n_burn, thin, rng)
+    X, sig = log_prob.end_to_end(F.from_components(chain.reshape(*chain.shape[:2], d, d, F.b)))
     s = sig**N
-    energy = QuadraticEnergy(Y).value(X)
+    R = X if Y is None else X - Y
+    Xc = F.to_components(X)
+    idx = np.arange(d)
+    trace = Xc[..., idx, idx, :].sum(axis=-2)  # tr_F X, component by component
     posterior = {
-        "X": X,
+        "X": X if F.is_real else Xc,
         "singular_values": s,
-        "entropy": entropy_sv(s, N),
-        "energy": energy,
-        "trace_X": np.trace(X, axis1=-2, axis2=-1),
+        "entropy": entropy_sv(s, N, field=F),
+        "energy": 0.5 * F.sq_norm(R),
+        "trace_X": trace[..., 0] if F.is_real else trace,
     }
-    target = None if Y is None else Y.tolist()
-    attrs = _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_burn, thin)
-    return build_tree(posterior, attrs=attrs)
+    target = None if Y is None else (Y.tolist() if F.is_real else F.to_components(Y).tolist())
+    attrs = _end_to_end_attrs(d, N, beta, seed, alpha, F.name, acc, target, n_walkers, n_burn,
+                              thin)  # fmt: skip
+    if F.is_real:  # real ensembles carry no component dimension
+        return build_tree(posterior, attrs=attrs)
+    dims = {"X": ("row", "col", "component"), "trace_X": ("component",)}
+    tree = build_tree(posterior, dims=dims, attrs=attrs)
+    post = tree["posterior"].to_dataset().assign_coords(component=list(F.components))
+    tree["posterior"] = xr.DataTree(post)
+    return tree
 
 
 def _reference_attrs(reference, d, N, beta, seed, alpha, field, acc, n_walkers, n_burn, thin,
@@ -394,45 +352,3 @@ def _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_
     target = None if target is None else json.dumps(target)
     return _reference_attrs("end_to_end", d, N, beta, seed, alpha, field, acc, n_walkers,
                             n_burn, thin, target=target)  # fmt: skip
-
-
-def _reference_end_to_end_field(d, N, beta, n_draws, seed, target, n_walkers, n_burn, thin, alpha,
-                                field) -> xr.DataTree:  # fmt: skip
-    """:func:`reference_end_to_end` over ``C`` or ``H`` (arguments already validated)."""
-    b = dyson_index(field)
-    rng = np.random.default_rng(seed)
-    n_walkers = n_walkers or max(32, 4 * b * d * d)
-    Y = None
-    if target is not None:
-        Y = check_field_matrix(target, field, "target")
-        if Y.ndim != 2 or to_components(Y, field).shape[:2] != (d, d):
-            raise ValueError(f"target must be one {d} x {d} matrix over {field!r}, got {Y.shape}")
-    log_prob = _ZDensityField(d, N, beta, Y, alpha, field)
-    X0 = gaussian_matrix(d, field, n_walkers, rng) + (0 if Y is None else Y)
-    U, sig0, Vh = np.linalg.svd(X0)
-    Z0 = (U * sig0[:, None, :] ** (1.0 / N)) @ Vh  # X0 = Z0 (Z0^* Z0)^{(N-1)/2}
-    z0 = to_components(Z0, field).reshape(n_walkers, -1)
-    chain, acc = _run_emcee(log_prob, z0, n_draws, n_burn, thin, rng)
-    Zm = from_components(chain.reshape(*chain.shape[:2], d, d, b), field)
-    X, sig = log_prob.end_to_end(Zm)
-    s = sig**N
-    Xc = to_components(X, field)
-    if Y is None:
-        energy = 0.5 * (s * s).sum(-1)
-    else:
-        energy = 0.5 * inner(X - Y, X - Y, field)
-    idx = np.arange(d)
-    posterior = {
-        "X": Xc,
-        "singular_values": s,
-        "entropy": entropy_sv(s, N, field=field),
-        "energy": energy,
-        "trace_X": Xc[..., idx, idx, :].sum(axis=-2),  # tr_F X, component by component
-    }
-    target = None if Y is None else to_components(Y, field).tolist()
-    attrs = _end_to_end_attrs(d, N, beta, seed, alpha, field, acc, target, n_walkers, n_burn, thin)
-    dims = {"X": ("row", "col", "component"), "trace_X": ("component",)}
-    tree = build_tree(posterior, dims=dims, attrs=attrs)
-    post = tree["posterior"].to_dataset().assign_coords(component=list(COMPONENTS[field]))
-    tree["posterior"] = xr.DataTree(post)
-    return tree

@@ -5,7 +5,7 @@ The law is the closed form of MATH.md sections 6 and 8 for ``E = |X|^2 / 2``,
     p(s) ∝ exp(-beta |s|^2 / 2) prod_i s_i^(b-1) D_ii^(-1/2)
            * prod_{i<j} |s_i^2 - s_j^2|^b D_ij^(-b alpha)
 
-(:func:`dlnmc.entropy_fields.log_sv_density_field`; ``b = 1, 2, 4`` for
+(:func:`dlnmc.entropy.log_sv_density`; ``b = 1, 2, 4`` for
 ``field = "real", "complex", "quaternion"``). It is the reference the emcee and
 balanced-manifold ensembles are held against, so it must not be a Monte Carlo
 number itself.
@@ -38,8 +38,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 from dlnmc._validation import check_depth, check_width
-from dlnmc.entropy_fields import log_sv_density_field
-from dlnmc.fields import check_field, dyson_index
+from dlnmc.entropy import field_log_sv_density
+from dlnmc.fields import Field, resolve_field
 
 __all__ = ["SVLaw", "sv_law_moments", "sv_marginal_density"]
 
@@ -98,7 +98,7 @@ def _gauss(edges: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
 class _Law:
     """Unnormalized marginal densities of ``t_k = log s_k`` (shifted for stability)."""
 
-    def __init__(self, width, depth, beta, field, alpha):
+    def __init__(self, width: int, depth: int, beta: float, field: Field, alpha: float):
         self.d, self.N, self.beta, self.field, self.alpha = width, depth, beta, field, alpha
         # In t the density decays like exp(c t) (c >= 1/N) as t -> -inf and like
         # exp(-beta e^{2t} / 2) as t -> +inf; beyond top it is below e^{-800}.
@@ -112,7 +112,7 @@ class _Law:
         self.near = np.arange(0.0, _UNIFORM_SPAN + _PANEL / 2, _PANEL)
         # As s_min -> 0 with the rest fixed, the density in t_min is ∝ e^{rate t_min}:
         # s^{b-1} D_ii^{-1/2} s = N^{-1/2} s^{b - (N-1)/N}; the pair factors tend to constants.
-        self.rate = dyson_index(field) - 1.0 + 1.0 / depth
+        self.rate = field.b - 1.0 + 1.0 / depth
         self.shift = 0.0
         self.shift = float(np.max(self._log_p(self._diagonal_points())))
 
@@ -127,7 +127,7 @@ class _Law:
         """``log p`` in ``t`` coordinates (Jacobian ``prod s_i``), shape ``t.shape[:-1]``."""
         s = np.exp(t)
         return (
-            log_sv_density_field(s, self.N, self.beta, self.field, alpha=self.alpha)
+            field_log_sv_density(s, self.N, self.beta, self.field, self.alpha)
             + t.sum(-1)
             - self.shift
         )
@@ -255,7 +255,7 @@ def _check_law_args(width: object, depth: object, beta: object, field: object):
     d, N = check_width(width), check_depth(depth)
     if d > 2:
         raise ValueError(f"quadrature reference needs width <= 2, got {width}")
-    field = check_field(field)
+    field = resolve_field(field)
     if isinstance(beta, bool) or not isinstance(beta, int | float | np.floating) or not beta > 0:
         raise ValueError(f"beta must be a number > 0, got {beta!r}")
     if not math.isfinite(beta):
@@ -267,7 +267,7 @@ def sv_law_moments(
     width: int,
     depth: int,
     beta: float,
-    field: str = "real",
+    field: str | Field = "real",
     quantiles: tuple[float, ...] = (0.1, 0.9),
     *,
     alpha: float = 0.5,
@@ -282,7 +282,7 @@ def sv_law_moments(
         ``N >= 1``.
     beta : float
         Inverse temperature ``> 0`` (``E = |X|^2/2``, ``|X|^2 = sum s_i^2``).
-    field : {"real", "complex", "quaternion"}
+    field : {"real", "complex", "quaternion"} or Field
     quantiles : tuple of float
         Probabilities in ``(0, 1)``.
     alpha : float, keyword-only
@@ -316,7 +316,7 @@ def sv_marginal_density(
     width: int,
     depth: int,
     beta: float,
-    field: str = "real",
+    field: str | Field = "real",
     alpha: float = 0.5,
 ) -> NDArray[np.float64]:
     """Normalized marginal densities (per unit ``s``) of the ordered singular values.

@@ -169,13 +169,12 @@ def test_sv_density_alpha_family_and_collisions():
 
 def test_complex_singular_values_are_refused():
     """A complex array for s was cast to float64, silently dropping its imaginary part."""
-    from dlnmc.entropy_fields import entropy_sv_field
     from dlnmc.fields import diag_embed
 
     s = np.array([1 + 5j, 2.0])
     for call in (
         lambda: dlnmc.entropy_sv(s, 2),
-        lambda: entropy_sv_field(s, 2, "complex"),
+        lambda: dlnmc.entropy_sv(s, 2, field="complex"),
         lambda: dlnmc.estimate_orbit_volume(s, 2, 256, 0),
         lambda: diag_embed(s, "complex"),
     ):
@@ -187,12 +186,11 @@ def test_complex_singular_values_are_refused():
 def test_sv_density_energy_never_nan_for_huge_s(field):
     """s * s overflowed at s = 1e200: beta = 0 gave NaN (0 * inf). Now beta = 0 is finite
     and beta > 0 a correct -inf (the Boltzmann weight underflows)."""
-    from dlnmc.entropy_fields import log_sv_density_field
 
     def f(s, beta):
         if field is None:
             return log_sv_density(s, 3, beta)
-        return log_sv_density_field(s, 3, beta, field)
+        return dlnmc.log_sv_density(s, 3, beta, field=field)
 
     with np.errstate(all="raise"):
         zero = f([1e200, 1.0], 0.0)
@@ -231,14 +229,12 @@ def test_entropy_sv_at_astronomical_depth(s):
 def test_single_entropies_are_numpy_float64():
     """DESIGN.md: entropies are float64. A single input gives a numpy.float64 scalar (still a
     float subclass), in every field."""
-    from dlnmc.entropy_fields import entropy_field, entropy_sv_field
-
     values = [
         dlnmc.entropy(2.0 * np.eye(2), 3),
         dlnmc.entropy_sv([1.0, 2.0], 3),
         dlnmc.entropy_sv([2.0], 3),  # the d = 1 early return
-        entropy_sv_field([1.0, 2.0], 3, "complex"),
-        entropy_field(2.0 * np.eye(2, dtype=complex), 3, "complex"),
+        dlnmc.entropy_sv([1.0, 2.0], 3, field="complex"),
+        dlnmc.entropy(2.0 * np.eye(2, dtype=complex), 3, field="complex"),
     ]
     for v in values:
         assert type(v) is np.float64

@@ -1,17 +1,21 @@
-"""The public ``field=`` keyword of dlnmc.entropy (issue 7, MATH.md section 8).
+"""The public ``field=`` keyword (MATH.md section 8): one API for R, C and H.
 
-The real path must be the old code bit for bit; complex and quaternion must be
-the ``*_field`` functions of dlnmc.entropy_fields; anything else must raise.
+The real path must be the old code bit for bit; the deprecated ``*_field``
+aliases must warn and give the same numbers as the ``field=`` API; anything
+else must raise; every public capability takes ``field=``.
 """
 
 import importlib.util
+import inspect
 import pathlib
+import re
 import subprocess
 
 import numpy as np
 import pytest
 
-import dlnmc.entropy_fields as EF
+import dlnmc
+import dlnmc._deprecated as EF
 from dlnmc.fields import gaussian_matrix
 
 # "import dlnmc.entropy as E" would bind the function dlnmc.entropy, not the module.
@@ -63,6 +67,7 @@ def test_real_path_is_old_code_bit_for_bit(rng_data):
     assert type(E.entropy_sv(s[0], 3)) is type(old.entropy_sv(s[0], 3)) is np.float64
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
 def test_other_fields_delegate(field, rng_data):
     s, _ = rng_data
@@ -105,3 +110,102 @@ def test_bad_field_raises_naming_it(bad, rng_data):
         assert repr(bad) in str(info.value)
         if isinstance(bad, str):
             assert info.type is ValueError
+
+
+# ---- one API for every field ---------------------------------------------------------------
+
+PUBLIC_WITH_FIELD = [
+    # (name, default of field): None means "read from the ensemble, else real".
+    ("entropy", "real"),
+    ("entropy_sv", "real"),
+    ("log_rho", "real"),
+    ("log_rho_sv", "real"),
+    ("log_sv_density", "real"),
+    ("singular_values", "real"),
+    ("log_group_volume", "real"),
+    ("haar", "real"),
+    ("lie_algebra_basis", "real"),
+    ("apply_A", "real"),
+    ("apply_A_inv", "real"),
+    ("g_N", "real"),
+    ("log_det_A", "real"),
+    ("sv_law_moments", "real"),
+    ("sv_marginal_density", "real"),
+    ("reference_singular_values", "real"),
+    ("reference_end_to_end", "real"),
+    ("from_emcee", "real"),
+    ("from_mici", "real"),
+    ("estimate_exponent", None),
+    ("plot_sv_histograms", None),
+    ("plot_result", None),
+]
+
+
+@pytest.mark.parametrize(("name", "default"), PUBLIC_WITH_FIELD)
+def test_every_capability_takes_field(name, default):
+    sig = inspect.signature(getattr(dlnmc, name))
+    assert "field" in sig.parameters, name
+    assert sig.parameters["field"].default == default, name
+
+
+def test_all_is_accurate():
+    assert len(set(dlnmc.__all__)) == len(dlnmc.__all__)
+    assert [n for n in dlnmc.__all__ if not hasattr(dlnmc, n)] == []
+
+
+@pytest.mark.parametrize("field", ["real", "complex", "quaternion"])
+def test_field_value_or_name_give_the_same_result(field):
+    F = dlnmc.resolve_field(field)
+    s = np.array([[2.0, 0.5, 0.1]])
+    assert dlnmc.log_group_volume(3, field=F) == dlnmc.log_group_volume(3, field=field)
+    np.testing.assert_array_equal(
+        dlnmc.entropy_sv(s, 4, field=F), dlnmc.entropy_sv(s, 4, field=field)
+    )
+    np.testing.assert_array_equal(dlnmc.haar(3, 4, 1, field=F), dlnmc.haar(3, 4, 1, field=field))
+
+
+def test_log_group_volume_takes_field():
+    # Used to raise TypeError (the field version was a separately named function).
+    assert dlnmc.log_group_volume(1, field="complex") == pytest.approx(np.log(2 * np.pi))
+    assert dlnmc.log_group_volume(1, field="quaternion") == pytest.approx(np.log(2 * np.pi**2))
+    assert dlnmc.log_group_volume(3) == dlnmc.log_group_volume(3, field="real")
+
+
+X2 = gaussian_matrix(2, "complex", 6, np.random.default_rng(1))
+S2 = np.array([[2.0, 0.5], [1.0, 0.3]])
+# (old name, its positional arguments and keywords, the new name, its arguments, keywords)
+ALIASES = [
+    ("entropy_field", (X2, 3, "complex"), {}, "entropy", (X2, 3), {"field": "complex"}),
+    ("entropy_sv_field", (S2, 3, "complex"), {}, "entropy_sv", (S2, 3), {"field": "complex"}),
+    ("log_rho_field", (X2, 3, "complex"), {}, "log_rho", (X2, 3), {"field": "complex"}),
+    ("log_rho_sv_field", (S2, 3, "complex"), {}, "log_rho_sv", (S2, 3), {"field": "complex"}),
+    ("log_sv_density_field", (S2, 3, 0.5, "complex"), {"alpha": 0.2}, "log_sv_density",
+     (S2, 3, 0.5), {"alpha": 0.2, "field": "complex"}),
+    ("log_group_volume_field", (4, "quaternion"), {}, "log_group_volume", (4,),
+     {"field": "quaternion"}),
+    ("haar_field", (3, "complex", 5, 9), {}, "haar", (3, 5, 9), {"field": "complex"}),
+    ("singular_values_field", (X2, "complex"), {}, "singular_values", (X2,), {"field": "complex"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("old", "old_args", "old_kw", "new", "new_args", "new_kw"), ALIASES, ids=[a[0] for a in ALIASES]
+)
+def test_deprecated_aliases_warn_and_agree(old, old_args, old_kw, new, new_args, new_kw):
+    with pytest.warns(DeprecationWarning, match=f"dlnmc.{old} is deprecated"):
+        got = getattr(dlnmc, old)(*old_args, **old_kw)
+    np.testing.assert_array_equal(got, getattr(dlnmc, new)(*new_args, **new_kw))
+
+
+# Modules serving every field: below their public entry points they hand a Field down and
+# never compare a field name (a string). The field object itself lives in fields.py.
+ONE_ENGINE = ["entropy", "metric", "groups", "sv_law", "exponent", "plots", "reference", "peers"]
+
+
+@pytest.mark.parametrize("module", ONE_ENGINE)
+def test_no_branch_on_a_field_name(module):
+    src = (ROOT / "dlnmc" / f"{module}.py").read_text()
+    for pattern in (r'field\s*[!=]=\s*"', r'==\s*"(real|complex|quaternion)"', r"check_field\(",
+                    r"dyson_index\("):  # fmt: skip
+        assert not re.search(pattern, src), (module, pattern)
+    assert "importlib" not in src, module

@@ -2,7 +2,7 @@
 
 For b = 2, 4, d = 2, N = 3, beta = 1 the emcee ensembles on the singular-value
 law and on X in M_d(F) (real components) must match the quadrature of
-log_sv_density_field on means and 10%/90% quantiles of both singular values
+log_sv_density(field=) on means and 10%/90% quantiles of both singular values
 within 4.5 MCSE (arviz); a wrong law (b = 1, or the energy with the factor 2 of
 the complex representation of H) must be rejected by the same test.
 """
@@ -14,12 +14,17 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from dlnmc.entropy_fields import log_rho_sv_field
-from dlnmc.fields import from_components, gaussian_matrix, realify, singular_values_field
+import dlnmc
+from dlnmc.fields import (
+    from_components,
+    gaussian_matrix,
+    realify,
+    resolve_field,
+    singular_values_field,
+)
 from dlnmc.reference import (
-    _ZDensityField,
+    PowerMapDensity,
     power_map_log_jacobian,
-    power_map_log_jacobian_field,
     reference_end_to_end,
     reference_singular_values,
 )
@@ -96,9 +101,7 @@ def test_power_map_jacobian_matches_finite_differences(field):
     # |det dX/dZ| of Z -> Z (Z^* Z)^{(N-1)/2} in real components, by central differences.
     rng = np.random.default_rng(5)
     d, N = 2, 3
-    dens = _ZDensityField(d, N, 1.0, None, 0.5, field if field != "real" else "complex")
-    dens.field = field
-    dens.b = {"real": 1, "complex": 2, "quaternion": 4}[field]
+    dens = PowerMapDensity(d, N, 1.0, None, 0.5, resolve_field(field))
     for _ in range(3):
         Z = gaussian_matrix(d, field, rng=rng)
         z = realify(Z, field)
@@ -112,7 +115,7 @@ def test_power_map_jacobian_matches_finite_differences(field):
             cols.append((realify(plus, field) - realify(minus, field)) / (2 * h))
         J = np.array(cols).T
         sigma = dens.end_to_end(Z)[1]
-        got = power_map_log_jacobian_field(sigma, N, field)
+        got = power_map_log_jacobian(sigma, N, field=field)
         assert abs(np.linalg.slogdet(J)[1] - got) < 1e-6, (field, got)
         if field == "real":
             assert got == pytest.approx(power_map_log_jacobian(sigma, N), abs=1e-12)
@@ -124,7 +127,7 @@ def test_z_density_is_pulled_back_rho(field):
     rng = np.random.default_rng(6)
     d, N = 2, 3
     Y = gaussian_matrix(d, field, rng=rng)
-    dens = _ZDensityField(d, N, 0.7, Y, 0.5, field)
+    dens = PowerMapDensity(d, N, 0.7, Y, 0.5, resolve_field(field))
     Z = gaussian_matrix(d, field, 8, rng)
     X, sigma = dens.end_to_end(Z)
     s = sigma**N
@@ -132,8 +135,8 @@ def test_z_density_is_pulled_back_rho(field):
 
     expect = (
         -0.7 * 0.5 * inner(X - Y, X - Y, field)
-        + log_rho_sv_field(s, N, field)
-        + power_map_log_jacobian_field(sigma, N, field)
+        + dlnmc.log_rho_sv(s, N, field=field)
+        + power_map_log_jacobian(sigma, N, field=field)
     )
     diff = dens(realify(Z, field)) - expect
     np.testing.assert_allclose(diff, diff[0], atol=1e-9)
@@ -169,7 +172,7 @@ def _math_md_real_moments(N: float, beta: float) -> np.ndarray:
 
 
 def test_sv_law_real_matches_adaptive_quadrature_of_math_md():
-    # b = 1 through log_sv_density_field and the composite rule against scipy's
+    # b = 1 through log_sv_density(field="real") and the composite rule against scipy's
     # adaptive rule on the real-field formula of MATH.md.
     for N, beta in [(3, 1.0), (5, 0.5)]:
         z, m1, m2 = _math_md_real_moments(N, beta)

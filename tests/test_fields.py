@@ -24,7 +24,7 @@ from dlnmc.fields import (
     to_components,
 )
 from dlnmc.group_charts import estimate_group_volume_field, group_chart
-from dlnmc.groups_fields import haar_field, haar_symplectic, haar_unitary, log_group_volume_field
+from dlnmc.groups import haar_symplectic, haar_unitary
 
 FIELDS = ["real", "complex", "quaternion"]
 Z_MAX = 4.5
@@ -176,7 +176,7 @@ def test_quaternionic_svd_with_repeated_singular_values():
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
 @pytest.mark.parametrize("d", [1, 2, 3, 5])
 def test_haar_group_membership_and_seeding(field, d):
-    g = haar_field(d, field, (50,), 11)
+    g = dlnmc.haar(d, (50,), 11, field=field)
     n = rep_size(d, field)
     assert g.shape == (50, n, n)
     np.testing.assert_allclose(
@@ -187,8 +187,8 @@ def test_haar_group_membership_and_seeding(field, d):
         A, B = g[..., :d, :d], g[..., :d, d:]
         np.testing.assert_array_equal(g[..., d:, d:], A.conj())
         np.testing.assert_array_equal(g[..., d:, :d], -B.conj())
-    np.testing.assert_array_equal(haar_field(d, field, (50,), 11), g)
-    assert not np.array_equal(haar_field(d, field, (50,), 12), g)
+    np.testing.assert_array_equal(dlnmc.haar(d, (50,), 11, field=field), g)
+    assert not np.array_equal(dlnmc.haar(d, (50,), 12, field=field), g)
 
 
 def _z(values, expected):
@@ -239,12 +239,14 @@ def test_haar_symplectic_moments(d):
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4, 6])
 def test_group_volume_formulas(d):
-    assert log_group_volume_field(d, "real") == pytest.approx(dlnmc.log_group_volume(d), rel=1e-14)
+    assert dlnmc.log_group_volume(d, field="real") == pytest.approx(
+        dlnmc.log_group_volume(d), rel=1e-14
+    )
     k = np.arange(1, d + 1)
     log_u = d * (d + 1) / 2 * np.log(2 * np.pi) - gammaln(k[:-1] + 1).sum()
     log_sp = d * d * np.log(2) + d * (d + 1) * np.log(np.pi) - gammaln(2 * k).sum()
-    assert log_group_volume_field(d, "complex") == pytest.approx(log_u, rel=1e-13)
-    assert log_group_volume_field(d, "quaternion") == pytest.approx(log_sp, rel=1e-13)
+    assert dlnmc.log_group_volume(d, field="complex") == pytest.approx(log_u, rel=1e-13)
+    assert dlnmc.log_group_volume(d, field="quaternion") == pytest.approx(log_sp, rel=1e-13)
 
 
 def test_group_volume_d1_from_the_embedding():
@@ -259,8 +261,10 @@ def test_group_volume_d1_from_the_embedding():
     np.testing.assert_allclose(
         np.linalg.norm(realify(haar_symplectic(1, 10, 0), "quaternion"), axis=-1), r_sp
     )
-    assert np.exp(log_group_volume_field(1, "complex")) == pytest.approx(2 * np.pi * r_u)
-    assert np.exp(log_group_volume_field(1, "quaternion")) == pytest.approx(2 * np.pi**2 * r_sp**3)
+    assert np.exp(dlnmc.log_group_volume(1, field="complex")) == pytest.approx(2 * np.pi * r_u)
+    assert np.exp(dlnmc.log_group_volume(1, field="quaternion")) == pytest.approx(
+        2 * np.pi**2 * r_sp**3
+    )
 
 
 @pytest.mark.parametrize("field", ["complex", "quaternion"])

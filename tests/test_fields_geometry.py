@@ -5,14 +5,6 @@ import pytest
 from scipy import integrate
 
 import dlnmc
-from dlnmc.entropy_fields import (
-    entropy_field,
-    entropy_sv_field,
-    log_group_volume_field,
-    log_rho_field,
-    log_rho_sv_field,
-    log_sv_density_field,
-)
 from dlnmc.fields import (
     conj_transpose,
     dyson_index,
@@ -25,8 +17,6 @@ from dlnmc.fields import (
     rep_size,
     singular_values_field,
 )
-from dlnmc.groups_fields import haar_field
-from dlnmc.metric_fields import apply_A_field, apply_A_inv_field, g_N_field
 from dlnmc.network_fields import (
     balanced_dimension_field,
     balanced_factorization_field,
@@ -43,6 +33,23 @@ from dlnmc.network_fields import (
 )
 
 Z_MAX = 4.5
+
+
+def _hermitian_power(H, power):
+    """``H^power`` for Hermitian positive definite ``H`` (basis-free: stays in chi's image)."""
+    lam, Q = np.linalg.eigh(H)
+    return (Q * lam[..., None, :] ** power) @ conj_transpose(Q)
+
+
+def apply_A_field(X, P, N, field):
+    """``A_{N,X}(P)`` from matrix powers of ``X X^*`` and ``X^* X``: a reference for the
+    singular-value frame of :func:`dlnmc.apply_A`, independent of it."""
+    singular_values_field(X, field)  # raises on singular X
+    L, R = X @ conj_transpose(X), conj_transpose(X) @ X
+    out = np.zeros(np.broadcast_shapes(X.shape, P.shape), dtype=np.result_type(X, P))
+    for p in range(1, N + 1):
+        out = out + _hermitian_power(L, (N - p) / N) @ P @ _hermitian_power(R, (p - 1) / N)
+    return out
 
 
 def _random_X(rng, d, field):
@@ -64,8 +71,8 @@ def test_closed_form_equals_orbit_gram_determinant(field, d, N):
     W = balanced_factorization_field(X, N, field, rng=rng)
     np.testing.assert_allclose(phi_field(W, field), X, atol=1e-11)
     assert np.abs(balancedness_residual_field(W, field)).max(initial=0.0) < 1e-11
-    gram_route = (N - 1) * log_group_volume_field(d, field) + log_orbit_gram_field(W, field)
-    S = entropy_field(X, N, field)
+    gram_route = (N - 1) * dlnmc.log_group_volume(d, field=field) + log_orbit_gram_field(W, field)
+    S = dlnmc.entropy(X, N, field=field)
     assert abs(S - gram_route) <= 1e-10 * max(1.0, abs(S))
 
 
@@ -82,15 +89,15 @@ def test_real_field_reproduces_the_foundation(d, N):
     b = 1
     S_b = (N - 1) * dlnmc.log_group_volume(d) + 0.5 * b * LD[iu].sum()
     S_b += 0.5 * (b - 1) * np.trace(LD)
-    assert entropy_sv_field(s, N, "real") == pytest.approx(S_b, rel=1e-12, abs=1e-12)
-    assert log_rho_sv_field(s, N, "real") == pytest.approx(dlnmc.log_rho_sv(s, N), rel=1e-12)
+    assert dlnmc.entropy_sv(s, N, field="real") == pytest.approx(S_b, rel=1e-12, abs=1e-12)
+    assert dlnmc.log_rho_sv(s, N, field="real") == pytest.approx(dlnmc.log_rho_sv(s, N), rel=1e-12)
     W = balanced_factorization_field(X, N, "real", rng=rng)
     assert log_orbit_gram_field(W, "real") + (N - 1) * dlnmc.log_group_volume(d) == pytest.approx(
         dlnmc.entropy(X, N), rel=1e-10
     )
     # The singular-value law agrees with the foundation's up to an s-independent constant.
     ss = np.abs(rng.normal(size=(5, d))) + 0.1
-    diff = log_sv_density_field(ss, N, 0.7, "real") - dlnmc.log_sv_density(ss, N, 0.7)
+    diff = dlnmc.log_sv_density(ss, N, 0.7, field="real") - dlnmc.log_sv_density(ss, N, 0.7)
     np.testing.assert_allclose(diff, diff[0], atol=1e-10)
 
 
@@ -131,7 +138,7 @@ def test_riemannian_submersion_and_dimension(field, d, N):
     Y = realify(dX, field).T
     np.testing.assert_allclose(Y.T @ np.linalg.solve(A, Y), np.eye(b * d * d), atol=1e-10)
     # ... and the frame-based g_N_field agrees.
-    G = g_N_field(X, dX[:, None], dX[None, :], depth=N, field=field)
+    G = dlnmc.g_N(X, dX[:, None], dX[None, :], depth=N, field=field)
     np.testing.assert_allclose(G, np.eye(b * d * d), atol=1e-10)
 
 
@@ -141,7 +148,7 @@ def test_gauge_action_is_an_isometry_preserving_phi_and_balance(field):
     d, N = 3, 4
     X = _random_X(rng, d, field)
     W = balanced_factorization_field(X, N, field)
-    U = haar_field(d, field, (N - 1,), rng)
+    U = dlnmc.haar(d, (N - 1,), rng, field=field)
     W2 = gauge_action_field(U, W, field)
     np.testing.assert_allclose(phi_field(W2, field), X, atol=1e-11)
     assert np.abs(balancedness_residual_field(W2, field)).max() < 1e-11
@@ -166,10 +173,16 @@ def test_push_forward_density_is_entropy_over_sqrt_det_A(field, d, N):
     A = realify(apply_A_field(X, basis, N, field), field).T
     np.testing.assert_allclose(A, A.T, atol=1e-10)  # self-adjoint for the real inner product
     logdet = np.linalg.slogdet(A)[1]
-    assert log_rho_field(X, N, field) == pytest.approx(entropy_field(X, N, field) - 0.5 * logdet)
-    # apply_A_inv_field inverts apply_A_field.
+    assert dlnmc.log_rho(X, N, field=field) == pytest.approx(
+        dlnmc.entropy(X, N, field=field) - 0.5 * logdet
+    )
+    # The frame-based operator's determinant (b per real component) is the numerical one.
+    assert dlnmc.log_det_A(X, N, field=field) == pytest.approx(logdet, rel=1e-10, abs=1e-10)
+    # apply_A_inv inverts the matrix-power reference, and the frame-based apply_A equals it.
     P = gaussian_matrix(d, field, (), rng)
-    np.testing.assert_allclose(apply_A_inv_field(X, apply_A_field(X, P, N, field), N, field), P)
+    AP = apply_A_field(X, P, N, field)
+    np.testing.assert_allclose(dlnmc.apply_A_inv(X, AP, N, field=field), P)
+    np.testing.assert_allclose(dlnmc.apply_A(X, P, N, field=field), AP, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
@@ -179,23 +192,25 @@ def test_entropy_scaling_and_invariance(field):
     d, N, c = 3, 4, 2.7
     X = _random_X(rng, d, field)
     shift = (1 - 1 / N) * group_dimension(d, field) * np.log(c)
-    assert entropy_field(c * X, N, field) == pytest.approx(entropy_field(X, N, field) + shift)
-    U, V = haar_field(d, field, (2,), rng)
-    assert entropy_field(U @ X @ conj_transpose(V), N, field) == pytest.approx(
-        entropy_field(X, N, field), rel=1e-12
+    assert dlnmc.entropy(c * X, N, field=field) == pytest.approx(
+        dlnmc.entropy(X, N, field=field) + shift
+    )
+    U, V = dlnmc.haar(d, (2,), rng, field=field)
+    assert dlnmc.entropy(U @ X @ conj_transpose(V), N, field=field) == pytest.approx(
+        dlnmc.entropy(X, N, field=field), rel=1e-12
     )
 
 
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
 def test_singular_value_law_at_depth_one_is_the_ginibre_law(field):
     """N = 1: M_b = M_d(F), so X is Gaussian (beta = 1) and the law of s must be
-    prod s_i^{b-1} |s_1^2 - s_2^2|^b exp(-|s|^2/2). Quadrature of log_sv_density_field
+    prod s_i^{b-1} |s_1^2 - s_2^2|^b exp(-|s|^2/2). Quadrature of log_sv_density(field=)
     against Monte Carlo of singular_values_field, |z| < 4.5."""
     d, n = 2, 20_000
     s = singular_values_field(gaussian_matrix(d, field, n, np.random.default_rng(77)), field)
 
     def dens(s2, s1):
-        return np.exp(log_sv_density_field(np.array([s1, s2]), 1, 1.0, field))
+        return np.exp(dlnmc.log_sv_density(np.array([s1, s2]), 1, 1.0, field=field))
 
     opts = {"epsabs": 1e-12, "epsrel": 1e-10}
     Z = integrate.dblquad(dens, 0, 12, 0, lambda s1: s1, **opts)[0]
@@ -217,8 +232,8 @@ def test_log_sv_density_alpha_moves_only_the_D_exponent():
     off = LD[np.triu_indices(3, 1)].sum()
     for field in ("complex", "quaternion"):
         b = dyson_index(field)
-        diff = log_sv_density_field(s, N, 1.0, field, alpha=0.3) - log_sv_density_field(
-            s, N, 1.0, field
+        diff = dlnmc.log_sv_density(s, N, 1.0, alpha=0.3, field=field) - dlnmc.log_sv_density(
+            s, N, 1.0, field=field
         )
         assert diff[0] == pytest.approx(-b * (0.3 - 0.5) * off)
 

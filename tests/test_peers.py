@@ -95,3 +95,31 @@ def test_add_derived_with_target():
     np.testing.assert_allclose(post["X"], X)
     np.testing.assert_allclose(post["energy"], 0.5 * ((X - Y) ** 2).sum((-1, -2)))
     np.testing.assert_allclose(post["trace_X"], np.trace(X, axis1=-2, axis2=-1))
+
+
+@pytest.mark.parametrize("field", ["complex", "quaternion"])
+def test_from_emcee_over_a_field_derives_that_fields_variables(field):
+    """A chain in real components of X over C or H: singular values over F, S_b, the
+    energy of the real inner product, tr_F X by component; the field is recorded."""
+    from dlnmc.fields import resolve_field
+
+    F = resolve_field(field)
+    d, N = 2, 3
+    sampler = _emcee_run(ndim=F.b * d * d, walkers=2 * F.b * d * d)
+    tree = from_emcee(sampler, layout={"X": (d, d, F.b)}, discard=100, depth=N, field=field)
+    post = tree["posterior"]
+    comps = post["X"].values
+    X = F.from_components(comps)
+    s = post["singular_values"].values
+    np.testing.assert_allclose(s, F.singular_values_unchecked(X), rtol=1e-12)
+    np.testing.assert_allclose(post["entropy"].values, entropy_sv(s, N, field=field))
+    assert not np.allclose(post["entropy"].values, entropy_sv(s, N))  # not the real formula
+    np.testing.assert_allclose(post["energy"].values, 0.5 * (comps**2).sum((-3, -2, -1)))
+    np.testing.assert_allclose(post["trace_X"].values, comps[..., 0, 0, :] + comps[..., 1, 1, :])
+    assert tree.attrs["field"] == field
+    # Layers in components give X = W_N ... W_1 over F.
+    W = F.gaussian(d, (2, 5, N), np.random.default_rng(1))
+    derived = add_derived({"W": F.to_components(W)}, N, field=field)
+    np.testing.assert_allclose(
+        F.from_components(derived["X"]), W[:, :, 2] @ W[:, :, 1] @ W[:, :, 0], atol=1e-12
+    )

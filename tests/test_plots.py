@@ -117,3 +117,63 @@ def test_orbit_and_z_plots(tmp_path):
     with pytest.raises(ValueError, match="no finite"):
         plot_z_scores(ds["z_score"] * np.nan, tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()
+
+
+@pytest.mark.parametrize("field", ["complex", "quaternion"])
+def test_plot_result_over_a_field_draws_that_fields_law(tmp_path, monkeypatch, field):
+    """The curve drawn for a C or H ensemble is the law of its own field, read from the
+    ensemble's ``field`` attribute; the same check rejects the real law (the decoy)."""
+    import dlnmc.plots as plots
+    from dlnmc.reference import reference_singular_values
+    from dlnmc.sv_law import sv_marginal_density
+
+    figures = []
+    save = plots._save
+
+    def keep(fig, path):
+        if str(path).endswith("_sv_histograms.png"):
+            figures.append([(line.get_xdata(), line.get_ydata()) for ax in fig.axes
+                            for line in ax.get_lines() if line.get_color() == "black"])  # fmt: skip
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    tree = reference_singular_values(2, 3, beta=1.0, n_draws=100, n_burn=200, seed=5, field=field)
+    paths = plot_result(tree, tmp_path, stem="f")
+    assert [p.name for p in paths] == ["f_sv_histograms.png", "f_trace.png", "f_rank.png"]
+    (curves,) = figures
+    assert len(curves) == 2  # one closed-form curve per singular value
+    for k, (x, y) in enumerate(curves):
+        right = sv_marginal_density(x, width=2, depth=3, beta=1.0, field=field)[k]
+        real = sv_marginal_density(x, width=2, depth=3, beta=1.0, field="real")[k]
+        np.testing.assert_allclose(y, right, rtol=1e-12)
+        assert not np.allclose(y, real, rtol=1e-2), "the real law was drawn"
+    # An explicit field that contradicts the ensemble's attribute is refused.
+    with pytest.raises(ValueError, match="contradicts"):
+        plot_result(tree, tmp_path, stem="g", field="real")
+
+
+def test_plot_result_of_a_study_file(tmp_path):
+    """A study result file (results + ensembles groups) gets its figures from plot_result."""
+    # The layout of an orbit_volume part: a "statistic" dimension, the value in "estimate".
+    part = _orbit_table().rename(log_volume_mc="estimate").expand_dims(statistic=["log_volume"])
+    part.attrs["kind"] = "orbit_volume"
+    tree = xr.DataTree.from_dict({"/results/orbit": part})
+    tree["ensembles/sv/depth_3_beta_1"] = _sv_tree(n_chains=2, n_draws=50)
+    paths = plot_result(tree, tmp_path, stem="study")
+    names = [p.name for p in paths]
+    assert names == [
+        "study_orbit_orbit_volumes.png",
+        "study_sv_depth_3_beta_1_sv_histograms.png",
+        "study_z_scores.png",
+    ], names
+    assert all(p.read_bytes()[:8] == PNG for p in paths)
+    # on_error="warn": a figure that cannot be drawn is reported, the rest still written.
+    bad = tree.copy()
+    bad["ensembles/sv/depth_3_beta_1"].attrs["field"] = "complex"
+    eye = "[[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, 0.0]]]"  # Y = I in components over C
+    bad["ensembles/sv/depth_3_beta_1"].attrs["target"] = eye
+    with pytest.warns(UserWarning, match="give reference"):
+        paths = plot_result(bad, tmp_path, stem="bad", on_error="warn")
+    assert [p.name for p in paths] == ["bad_orbit_orbit_volumes.png", "bad_z_scores.png"]
+    with pytest.raises(ValueError, match="give reference"):
+        plot_result(bad, tmp_path, stem="bad2")
