@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_width
-from dlnmc.constraint import BalancedConstraint, GramFactor, ProjectionResult
+from dlnmc.constraint import BalancedConstraint, GramFactor, ProjectionResult, pack, unpack
 from dlnmc.energy import Energy
 from dlnmc.fields import REAL, Field, resolve_field
 from dlnmc.network import balanced_dimension, balanced_factorization
@@ -83,7 +83,7 @@ def potential_and_grad(
     X : (C, n, n) in storage; E : (C,); grad : (C, N, d, d * b) in the component layout.
     """
     field = resolve_field(field)
-    S = W if field.b == 1 else _unpack(W, field)
+    S = W if field.b == 1 else unpack(W, field)
     N, n = S.shape[-3], S.shape[-1]
     eye = np.eye(n, dtype=S.dtype)
     right = np.empty_like(S)  # right[p] = product of S[:p]
@@ -99,20 +99,8 @@ def potential_and_grad(
     grad = field.ct(left) @ G[..., None, :, :] @ field.ct(right)
     E = energy.value(X)
     if field.b != 1:
-        E, grad = np.asarray(E, dtype=np.float64), _pack(grad, field)
+        E, grad = np.asarray(E, dtype=np.float64), pack(grad, field)
     return X, E, beta * grad
-
-
-def _pack(S: NDArray, field: Field) -> NDArray[np.float64]:
-    from dlnmc.constraint import pack
-
-    return pack(S, field)
-
-
-def _unpack(W: NDArray[np.float64], field: Field) -> NDArray:
-    from dlnmc.constraint import unpack
-
-    return unpack(W, field)
 
 
 class BalancedManifold:
@@ -193,11 +181,11 @@ class BalancedManifold:
     def pack(self, W: ArrayLike) -> NDArray[np.float64]:
         """Stored layers ``(..., N, n, n)`` -> component layout ``(..., N, d, d * b)``."""
         W = np.asarray(W)
-        return np.array(W, dtype=np.float64) if self.b == 1 else _pack(W, self.field)
+        return np.array(W, dtype=np.float64) if self.b == 1 else pack(W, self.field)
 
     def unpack(self, W: NDArray[np.float64]) -> NDArray:
         """Component layout -> stored layers (``chi`` for H)."""
-        return W if self.b == 1 else _unpack(W, self.field)
+        return W if self.b == 1 else unpack(W, self.field)
 
     # -- the maps ---------------------------------------------------------------------
     def phi(self, W: NDArray[np.float64]) -> NDArray:
