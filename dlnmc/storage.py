@@ -410,6 +410,8 @@ class EnsembleWriter:
 
     # -- layout
     def _declare(self, groups: dict[str, Mapping[str, np.ndarray]]) -> None:
+        import h5py
+
         first = next(iter(next(iter(groups.values())).values()))
         self._n_chains = first.shape[0]
         self._layout = {}
@@ -439,7 +441,7 @@ class EnsembleWriter:
                     labels = np.array(self._coords[dim], dtype=object)
                     if labels.size != n:
                         raise ValueError(f"coords[{dim!r}] has {labels.size} labels, not {n}")
-                    g.create_variable(dim, (dim,), data=labels, dtype=str)
+                    g.create_variable(dim, (dim,), data=labels, dtype=h5py.string_dtype())
                 else:
                     g.create_variable(dim, (dim,), np.int64, data=np.arange(n))
             for name, (extra, shape, dtype) in layout.items():
