@@ -5,6 +5,11 @@ balanced manifold ``M`` (MATH.md sections 2, 6, 7.3). By the coarea formula
 the end-to-end matrix ``X = phi(W)`` then has Lebesgue density
 ``∝ exp(-beta E(X)) rho(X)`` with ``rho = e^{S(X)} / sqrt(det A_{N,X})``: the
 entropy enters the law of ``X``, which is what the ensembles test.
+
+The pieces: a :class:`~dlnmc.manifold.BalancedManifold` (field, coordinates, dense or
+block projection), a sampler from :mod:`dlnmc.samplers` on it, the exact moves of
+:mod:`dlnmc.moves`, and a backend of :mod:`dlnmc.backends` that receives the stored
+draws in chunks (in memory, or streamed to a netCDF file with ``out=``).
 """
 
 from __future__ import annotations
