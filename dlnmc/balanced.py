@@ -284,6 +284,7 @@ def sample_balanced(
 
         bar = tqdm(total=total, desc=f"{sampler} d={d} N={N}")
     k = 0  # draws in the buffer
+    absent = np.zeros(n_chains)  # a statistic the sampler did not report this transition
     try:
         # The matrices are small and many: threaded BLAS only adds synchronization (on
         # a loaded 2-core machine a 16x64 @ 64x1920 product went from 0.4 ms to 17 ms).
@@ -297,7 +298,7 @@ def sample_balanced(
                 if not warm and (it - n_warmup) % thin == thin - 1:
                     W_buf[:, k], E_buf[:, k] = state.W, state.E
                     for name in smp.stat_names:
-                        v = np.asarray(stats.get(name, np.zeros(n_chains)))
+                        v = np.asarray(stats.get(name, absent))
                         if name not in st_buf:
                             st_buf[name] = np.empty((n_chains, chunk), v.dtype)
                         st_buf[name][:, k] = v

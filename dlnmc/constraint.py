@@ -233,6 +233,27 @@ class GramFactor:
     tangent_proj: NDArray[np.float64] | None = None  # I - J^T K^{-1} J on R^{N d^2}
     normal: NDArray[np.float64] | None = None  # J^T as a matrix (C, N d^2, n m)
 
+    def select(self, mask: NDArray[np.bool_], other: GramFactor) -> GramFactor:
+        """Per chain: this factor where ``mask``, else ``other`` (same solver for both)."""
+
+        def pick(x, y):
+            if x is None:
+                return None
+            return np.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
+
+        # Every operator must follow the selection: a chain whose factor lost its dense
+        # operators would project with a different solver than its reverse check.
+        return GramFactor(
+            pick(self.dense_inv, other.dense_inv),
+            pick(self.schur_inv, other.schur_inv),
+            pick(self.elim, other.elim),
+            self.n,
+            self.m,
+            newton_map=pick(self.newton_map, other.newton_map),
+            tangent_proj=pick(self.tangent_proj, other.tangent_proj),
+            normal=pick(self.normal, other.normal),
+        )
+
     def solve(self, b: NDArray[np.float64]) -> NDArray[np.float64]:
         """``K^{-1} b`` for ``b`` of shape ``(..., n, m)``."""
         n, m = self.n, self.m

@@ -40,8 +40,10 @@ __all__ = ["BalancedManifold", "Projection", "potential_and_grad"]
 class Projection(Protocol):
     """A strategy for the constraint solves of a :class:`BalancedManifold`.
 
-    All arrays are in the component layout ``(C, N, d, d * b)``; ``factor`` is
-    whatever the strategy needs to reuse at a point (a Gram factorization).
+    All arrays are in the component layout ``(C, N, d, d * b)``; ``factor(W)`` returns
+    whatever the strategy needs to reuse at a point (a Gram factorization, a frame), an
+    object with ``select(mask, other)`` (per chain: this factor where ``mask``, else
+    ``other``), which samplers use when they accept some chains and reject others.
     """
 
     tol: float

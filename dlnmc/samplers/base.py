@@ -58,31 +58,11 @@ class ChainState:
             X=np.where(mask[:, None, None], self.X, other.X),
             E=np.where(mask, self.E, other.E),
             grad=None if self.grad is None else np.where(m4, self.grad, other.grad),
-            factor=_select_factor(mask, self.factor, other.factor),
+            factor=self.factor.select(mask, other.factor),
             step_size=self.step_size,
             adapt=self.adapt,
             extra=self.extra,
         )
-
-
-def _select_factor(mask: NDArray[np.bool_], a: GramFactor, b: GramFactor) -> GramFactor:
-    def pick(x, y):
-        if x is None:
-            return None
-        return np.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
-
-    # Every field must follow the selection: a chain whose factor lost its dense
-    # operators would project with a different solver than its reverse check.
-    return GramFactor(
-        pick(a.dense_inv, b.dense_inv),
-        pick(a.schur_inv, b.schur_inv),
-        pick(a.elim, b.elim),
-        a.n,
-        a.m,
-        newton_map=pick(a.newton_map, b.newton_map),
-        tangent_proj=pick(a.tangent_proj, b.tangent_proj),
-        normal=pick(a.normal, b.normal),
-    )
 
 
 class DualAveraging:
