@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from dlnmc._validation import check_depth, check_width
 from dlnmc.fields import REAL, Field, resolve_field
+from dlnmc.network import residual
 
 __all__ = [
     "BalancedConstraint",
@@ -388,9 +389,7 @@ class BalancedConstraint:
     # -- the constraint ---------------------------------------------------------
     def residual(self, W: NDArray[np.float64]) -> NDArray:
         """``F(W)`` in storage, shape ``(..., N-1, n, n)``, Hermitian."""
-        W = self.unpack(W)
-        ct = self.field.ct
-        return ct(W[..., 1:, :, :]) @ W[..., 1:, :, :] - W[..., :-1, :, :] @ ct(W[..., :-1, :, :])
+        return residual(self.unpack(W), self.field)
 
     def residual_abs_max(self, R: NDArray) -> NDArray[np.float64]:
         """Largest real component ``max |F|`` of residuals ``R (..., N-1, n, n)``."""

@@ -31,7 +31,7 @@ from dlnmc._validation import check_depth, check_width
 from dlnmc.constraint import BalancedConstraint, GramFactor, ProjectionResult, pack, unpack
 from dlnmc.energy import Energy
 from dlnmc.fields import REAL, Field, resolve_field
-from dlnmc.network import balanced_dimension, balanced_factorization
+from dlnmc.network import balanced_dimension, balanced_factorization, product
 
 __all__ = ["BalancedManifold", "Projection", "potential_and_grad"]
 
@@ -192,11 +192,7 @@ class BalancedManifold:
     # -- the maps ---------------------------------------------------------------------
     def phi(self, W: NDArray[np.float64]) -> NDArray:
         """``X = W_N ... W_1`` in storage, shape ``(C, n, n)``, from the component layout."""
-        S = self.unpack(W)
-        X = S[:, 0]
-        for p in range(1, S.shape[1]):
-            X = S[:, p] @ X
-        return X
+        return product(self.unpack(W))
 
     def potential(
         self, W: NDArray[np.float64], energy: Energy, beta: float

@@ -31,6 +31,8 @@ __all__ = [
     "orbit_tangent_basis",
     "orbit_tangent_vectors",
     "phi",
+    "product",
+    "residual",
     "tangent_basis",
 ]
 
@@ -63,14 +65,30 @@ def end_to_end(W: ArrayLike, field: FieldLike = REAL) -> NDArray:
     -------
     ndarray, shape (..., n, n)
     """
-    W = layers(W, resolve_field(field))
+    return product(layers(W, resolve_field(field)))
+
+
+phi = end_to_end  # the paper's name for the end-to-end map
+
+
+def product(W: NDArray) -> NDArray:
+    """``W_N ... W_1`` of stored layers ``(..., N, n, n)`` without validation (hot paths).
+
+    The one end-to-end product of the package: the same matmuls for every field.
+    """
     X = W[..., 0, :, :]
     for p in range(1, W.shape[-3]):  # loop over layers, vectorized over the batch
         X = W[..., p, :, :] @ X
     return X
 
 
-phi = end_to_end  # the paper's name for the end-to-end map
+def residual(W: NDArray, field: Field) -> NDArray:
+    """``W_{p+1}^* W_{p+1} - W_p W_p^*`` of stored layers without validation (hot paths).
+
+    The one balancedness residual of the package, shape ``(..., N-1, n, n)``.
+    """
+    Wh = field.ct(W)
+    return Wh[..., 1:, :, :] @ W[..., 1:, :, :] - W[..., :-1, :, :] @ Wh[..., :-1, :, :]
 
 
 def balanced_dimension(width: int, depth: int, field: FieldLike = REAL) -> int:
@@ -162,9 +180,7 @@ def balancedness_residual(W: ArrayLike, field: FieldLike = REAL) -> NDArray:
         Hermitian; zero exactly on the balanced variety.
     """
     f = resolve_field(field)
-    W = layers(W, f)
-    Wh = f.ct(W)
-    return Wh[..., 1:, :, :] @ W[..., 1:, :, :] - W[..., :-1, :, :] @ Wh[..., :-1, :, :]
+    return residual(layers(W, f), f)
 
 
 def gauge_action(U: ArrayLike, W: ArrayLike, field: FieldLike = REAL) -> NDArray:

@@ -8,8 +8,10 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from dlnmc.constraint import unpack
 from dlnmc.entropy import entropy_sv
 from dlnmc.fields import Field
+from dlnmc.network import product, residual
 
 __all__ = ["Backend", "RunInfo", "balanced_singular_values", "ensemble_arrays"]
 
@@ -82,13 +84,9 @@ def ensemble_arrays(
         ``F(W)`` of the stored draw).
     dims : dimension names after ``(chain, draw)`` for the component variables.
     """
-    from dlnmc.constraint import unpack  # the coordinates of the samplers
-
     N, d, b = Wc.shape[-3], Wc.shape[-2], field.b
     W = Wc if b == 1 else unpack(Wc, field)
-    X = W[..., 0, :, :]
-    for p in range(1, N):
-        X = W[..., p, :, :] @ X
+    X = product(W)
     s = balanced_singular_values(W, field)
     if b == 1:
         posterior = {"W": Wc, "X": X, "trace_X": np.trace(X, axis1=-2, axis2=-1)}
@@ -114,8 +112,7 @@ def ensemble_arrays(
                                            "trace_X")}  # fmt: skip
     stats = dict(stats)
     if N > 1:
-        ct = field.ct
-        res = ct(W[..., 1:, :, :]) @ W[..., 1:, :, :] - W[..., :-1, :, :] @ ct(W[..., :-1, :, :])
+        res = residual(W, field)
         if b == 1:
             stats["constraint_residual"] = np.abs(res).max(axis=(-3, -2, -1))
         else:
