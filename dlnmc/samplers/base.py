@@ -51,7 +51,7 @@ class ChainState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def select(self, mask: NDArray[np.bool_], other: ChainState) -> ChainState:
-        """Per chain: this state where ``mask``, else ``other`` (factor handled by caller)."""
+        """Per chain: this state where ``mask``, else ``other`` (the factor selects itself)."""
         m4 = mask[:, None, None, None]
         return ChainState(
             W=np.where(m4, self.W, other.W),
