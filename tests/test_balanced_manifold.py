@@ -250,3 +250,30 @@ def test_block_projection_matches_the_singular_value_law(field, seed):
     wrong = {"complex": "real", "quaternion": "complex"}[field]
     z = _z_scores(tree, sv_law_moments(2, 3, 1.0, wrong, PROBS))
     assert max(np.abs(v).max() for v in z.values()) > Z_MAX
+
+
+def test_gauge_move_makes_the_gauge_uniform_on_the_fibre():
+    # From the symmetric factorization (Q_1 = U: the frames of W_1 W_1^* and X X^* agree)
+    # one gauge move must leave Q_1 Haar-distributed independently of U. For d = 2 the
+    # squared cosine between the top eigenvectors of W_1 W_1^T and X X^T then has mean 1/2
+    # (uniform angle); before the move it is 1 (the decoy the same statistic rejects).
+    from dlnmc.network import balanced_factorization
+
+    rng = np.random.default_rng(17)
+    n = 4000
+    m = BalancedManifold(2, 2)
+    X = rng.standard_normal((n, 2, 2))
+    W = balanced_factorization(X, 2)  # no gauge draw: Q_1 = U
+
+    def cos2(W):
+        top_w = np.linalg.eigh(W[:, 0] @ np.swapaxes(W[:, 0], -1, -2))[1][..., -1]
+        top_x = np.linalg.eigh(X @ np.swapaxes(X, -1, -2))[1][..., -1]
+        return np.einsum("ci,ci->c", top_w, top_x) ** 2
+
+    def z(c):
+        return (c.mean() - 0.5) / (c.std(ddof=1) / np.sqrt(n))
+
+    assert abs(z(cos2(W))) > 50  # decoy: the symmetric gauge is far from uniform
+    W2, _, _, _ = GaugeMove().apply(m, W, X, np.zeros(n), QuadraticEnergy(), 1.0, rng)
+    np.testing.assert_allclose(m.phi(W2), X, atol=1e-10)
+    assert abs(z(cos2(W2))) < Z_MAX
