@@ -197,3 +197,8 @@ __all__ += [
     "FieldQuadraticEnergy",
     "FieldRWM",
 ]
+
+# The balanced manifold as one object (samplers, moves and backends run on it).
+from dlnmc.manifold import BalancedManifold  # noqa: E402
+
+__all__ += ["BalancedManifold"]

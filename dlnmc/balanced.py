@@ -5,12 +5,18 @@ balanced manifold ``M`` (MATH.md sections 2, 6, 7.3). By the coarea formula
 the end-to-end matrix ``X = phi(W)`` then has Lebesgue density
 ``∝ exp(-beta E(X)) rho(X)`` with ``rho = e^{S(X)} / sqrt(det A_{N,X})``: the
 entropy enters the law of ``X``, which is what the ensembles test.
+
+The pieces: a :class:`~dlnmc.manifold.BalancedManifold` (field, coordinates, dense or
+block projection), a sampler from :mod:`dlnmc.samplers` on it, the exact moves of
+:mod:`dlnmc.moves`, and a backend of :mod:`dlnmc.backends` that receives the stored
+draws in chunks (in memory, or streamed to a netCDF file with ``out=``).
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -19,29 +25,28 @@ from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
 
 from dlnmc._validation import check_depth, check_width
+from dlnmc.backends import Backend, MemoryBackend, NetCDFBackend, RunInfo
+from dlnmc.backends.base import balanced_singular_values as _sv_of_balanced
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
-from dlnmc.ensemble import build_tree
-from dlnmc.entropy import entropy_sv
-from dlnmc.fields import check_field, to_components
-from dlnmc.network import balanced_factorization, balancedness_residual, end_to_end
+from dlnmc.fields import REAL, Field, resolve_field
+from dlnmc.manifold import BalancedManifold
 from dlnmc.samplers import SAMPLERS
 
 __all__ = ["balanced_singular_values", "initial_points", "sample_balanced"]
 
+#: Draws per chain handed to the backend at once (bounds the memory of streaming).
+CHUNK_DRAWS = 256
 
-def balanced_singular_values(W: np.ndarray) -> np.ndarray:
-    """Singular values of ``X = phi(W)`` for balanced ``W``, descending, shape ``(..., d)``.
 
-    On ``M``, ``X^T X = (W_1^T W_1)^N``, so ``s_i = sigma_i(W_1)^N``. This keeps full
+def balanced_singular_values(W: np.ndarray, field: str | Field = REAL) -> np.ndarray:
+    """Singular values of ``X = phi(W)`` for balanced stored ``W``, descending, ``(..., d)``.
+
+    On ``M``, ``X^* X = (W_1^* W_1)^N``, so ``s_i = sigma_i(W_1)^N``. This keeps full
     relative accuracy where an SVD of the product ``X`` would not: for large ``N``
     the small singular values of ``X`` fall below ``eps * s_max`` (``s = lambda^N``).
     Values that underflow are clipped to the smallest positive double.
     """
-    N = W.shape[-3]
-    lam = np.linalg.svd(W[..., 0, :, :], compute_uv=False)
-    with np.errstate(under="ignore"):
-        s = np.exp(N * np.log(lam))
-    return np.maximum(s, np.finfo(np.float64).tiny)
+    return _sv_of_balanced(np.asarray(W), resolve_field(field))
 
 
 def _check_count(value: object, name: str, minimum: int) -> int:
@@ -92,19 +97,21 @@ def _check_settings(sampler: str, settings: dict[str, Any]) -> None:
 
 
 def initial_points(
-    width: int, depth: int, n_chains: int, rng: np.random.Generator, energy: Energy
+    width: int,
+    depth: int,
+    n_chains: int,
+    rng: np.random.Generator,
+    energy: Energy,
+    field: str | Field = REAL,
 ) -> np.ndarray:
-    """Over-dispersed starting points on ``M``, shape ``(n_chains, N, d, d)``.
+    """Over-dispersed starting points on ``M``, shape ``(n_chains, N, d, d * b)``.
 
-    ``X0 = Y + G`` with ``G`` standard Gaussian (``Y`` the target of a quadratic
-    energy, else 0), factorized with a Haar-random gauge, so chains start in
-    random components of ``M``.
+    ``X0 = Y + G`` with ``G`` standard Gaussian over the field (``Y`` the target of a
+    quadratic energy, else 0), factorized with a Haar-random gauge, so chains start in
+    random components of ``M`` (:meth:`BalancedManifold.random_point`).
     """
-    Y = getattr(energy, "target", None)
-    X0 = rng.standard_normal((n_chains, width, width))
-    if Y is not None:
-        X0 = X0 + Y
-    return balanced_factorization(X0, depth, rng=rng)
+    m = BalancedManifold(width, depth, field)
+    return m.random_point(n_chains, rng, getattr(energy, "target", None))
 
 
 def sample_balanced(
@@ -121,7 +128,9 @@ def sample_balanced(
     energy: Energy | None = None,
     progress: bool = False,
     thin: int = 1,
-    field: str = "real",
+    field: str | Field = "real",
+    out: str | os.PathLike | None = None,
+    backend: Backend | None = None,
     **settings: Any,
 ) -> xr.DataTree:
     """Sample ``M`` with density ``exp(-beta E(phi(W)))`` against its Hausdorff measure.
@@ -152,21 +161,30 @@ def sample_balanced(
         Show a tqdm progress bar.
     thin : int
         Keep every ``thin``-th transition.
-    field : {"real", "complex", "quaternion"}
+    field : {"real", "complex", "quaternion"} or Field
         The field ``F`` of MATH.md section 8. Over ``C`` and ``H`` the target is
         ``exp(-beta E(phi(W)))`` against the Hausdorff measure of ``M_b`` for the
-        real inner product (:mod:`dlnmc.balanced_fields`); ``target`` is then in
+        real inner product (:class:`dlnmc.manifold.BalancedManifold`); ``target`` is then in
         the storage of :mod:`dlnmc.fields` (complex ``d x d``, or ``chi`` of a
         quaternionic matrix, ``2d x 2d``), a custom ``energy`` takes stored ``X``
         and returns the gradient for the real inner product, and the posterior
         stores real components (see Returns). ``"real"`` is the default and gives
         the same draws as before ``field`` existed.
+    out : path, optional
+        Stream the draws to this netCDF file (:class:`dlnmc.backends.NetCDFBackend`:
+        flat memory in the number of draws, atomic write); the result is then the file
+        opened lazily. Its values equal those of the in-memory result bit for bit.
+    backend : Backend, optional
+        Where the draws go (default :class:`dlnmc.backends.MemoryBackend`, or the
+        netCDF backend when ``out`` is given); its ``close()`` is returned.
     **settings
         Passed to the sampler (``step_size``, ``n_leapfrog``, ``jitter``,
         ``trajectory_length``, ``max_leapfrog``, ``target_accept``,
-        ``component_moves``, ``projection_tol``, ``projection``,
-        ``step_size_pooling``), except ``blas_threads`` (default 1: BLAS threads used
-        while sampling).
+        ``component_moves``, ``moves`` (a list of :mod:`dlnmc.moves` objects),
+        ``projection_tol``, ``projection`` (``"auto"``, ``"dense"``, ``"block"`` or a
+        :class:`dlnmc.manifold.Projection` object; ``"auto"`` picks the block
+        projection above the dense size for every field), ``step_size_pooling``),
+        except ``blas_threads`` (default 1: BLAS threads used while sampling).
 
     Returns
     -------
@@ -177,6 +195,9 @@ def sample_balanced(
         ``sample_stats``: ``acceptance_rate``, ``accepted``, ``step_size``,
         ``projection_iterations``, ``projection_failures``,
         ``reverse_check_failures``, ``det_flip`` (per stored transition),
+        ``diverging`` (bool: the projection or the reverse check failed, ArviZ's
+        name), ``lp`` (log target density ``-beta E`` on ``M``, up to a constant),
+        ``n_steps`` (leapfrog steps; 0 for RWM),
         ``constraint_residual`` (``max |F(W)|`` of the stored draw).
         Root attributes: width, depth, beta, seed, sampler, settings (JSON), field, ...
 
@@ -186,7 +207,7 @@ def sample_balanced(
         q2 j + q3 k``): ``W (chain, draw, layer, row, col, component)``,
         ``X (..., row, col, component)``, ``trace_X (..., component)``;
         ``singular_values`` holds the ``d`` singular values over ``F`` (each once for
-        ``H``), ``entropy`` is ``S_b`` (:func:`dlnmc.entropy_fields.entropy_sv_field`),
+        ``H``), ``entropy`` is ``S_b`` (:func:`dlnmc.entropy.entropy_sv` with ``field``),
         ``energy`` is ``|X - Y|^2 / 2`` in the real inner product, and
         ``constraint_residual`` is the largest real component of ``F(W)``.
     """
@@ -206,69 +227,33 @@ def sample_balanced(
         raise TypeError(f"sampler must be a str, one of {sorted(SAMPLERS)}, got {sampler!r}")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-    field = check_field(field)
-    if field != "real":
-        from dlnmc import balanced_fields as bf
-
-        en = bf.field_energy(energy, target, field)
-        Y = en.target if isinstance(en, bf.FieldQuadraticEnergy) else None
-        if Y is not None and Y.shape != (bf.rep_size(d, field),) * 2:
-            n = bf.rep_size(d, field)
-            raise ValueError(f"target must have shape ({n}, {n}) over {field!r}, got {Y.shape}")
-    else:
-        en = as_energy(energy, target)
-        Y = getattr(en, "target", None)
-        if Y is not None and Y.shape != (d, d):
-            raise ValueError(f"target must have shape ({d}, {d}), got {Y.shape}")
-    # An energy of another field would be evaluated on the wrong storage (QuadraticEnergy
-    # casts complex X to its real part; over H the inner product halves): refuse it.
-    en_field = getattr(en, "field", "real" if isinstance(en, QuadraticEnergy) else None)
-    if en_field is not None and en_field != field:
-        raise ValueError(f"energy {en!r} is over field {en_field!r}, but field={field!r}")
+    f = resolve_field(field)
+    en = QuadraticEnergy(target, field=f) if energy is None else as_energy(energy, target)
+    Y = getattr(en, "target", None)
+    n = f.rep_size(d)
+    if Y is not None and Y.shape != (n, n):
+        where = "" if f.b == 1 else f" over {f.name!r}"
+        raise ValueError(f"target must have shape ({n}, {n}){where}, got {Y.shape}")
+    # An energy of another field would be evaluated on the wrong storage (over H the
+    # inner product halves; a real energy casts complex X to its real part): refuse it.
+    en_field = getattr(en, "field", None)
+    if en_field is not None and en_field != f.name:
+        raise ValueError(f"energy {en!r} is over field {en_field!r}, but field={f.name!r}")
+    if out is not None and backend is not None:
+        raise ValueError("pass either out (a netCDF path) or backend, not both")
 
     blas_threads = settings.pop("blas_threads", 1)
     _check_settings(sampler, settings)
+    projection = settings.pop("projection", "auto")
+    manifold = BalancedManifold(
+        d, N, f, projection=projection, tol=settings.pop("projection_tol", 1e-12),
+        max_iter=settings.pop("max_newton", 40),
+    )  # fmt: skip
     rng = np.random.default_rng(seed)
-    if field == "real":
-        smp = SAMPLERS[sampler](d, N, en, beta, **settings)
-        W0 = initial_points(d, N, n_chains, rng, en)
-    else:
-        smp = bf.FIELD_SAMPLERS[sampler](d, N, en, beta, field=field, **settings)
-        W0 = bf.initial_points_field(d, N, n_chains, rng, en, field)
+    smp = SAMPLERS[sampler](manifold, en, beta, **settings)
+    W0 = manifold.random_point(n_chains, rng, Y)
     state = smp.init(W0, rng)
 
-    total = n_warmup + n_draws * thin
-    W_out = np.empty((n_draws, n_chains, *state.W.shape[1:]))
-    E_out = np.empty((n_draws, n_chains))
-    stats_out: dict[str, list] = {k: [] for k in smp.stat_names}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"{sampler} d={d} N={N}")
-    k = 0
-    # The matrices are small and many: threaded BLAS only adds synchronization (on a
-    # loaded 2-core machine a 16x64 @ 64x1920 product went from 0.4 ms to 17 ms).
-    # `with` restores the caller's BLAS threads on an exception or Ctrl-C too.
-    with threadpool_limits(limits=blas_threads, user_api="blas"):
-        for it in range(total):
-            warm = it < n_warmup
-            if it == n_warmup:
-                smp.end_warmup(state)
-            state, stats = smp.step(state, rng, adapt=warm)
-            if not warm and (it - n_warmup) % thin == thin - 1:
-                W_out[k], E_out[k] = state.W, state.E
-                for name in smp.stat_names:
-                    stats_out[name].append(stats.get(name, np.zeros(n_chains)))
-                k += 1
-            if bar is not None:
-                bar.update()
-    if n_warmup == total:  # n_draws == 0 is excluded above; keep the adapted step anyway
-        smp.end_warmup(state)
-    if bar is not None:
-        bar.close()
-
-    W_out = np.ascontiguousarray(np.swapaxes(W_out, 0, 1))  # (chain, draw, N, d, d)
     attrs = {
         "width": d,
         "depth": N,
@@ -282,22 +267,63 @@ def sample_balanced(
         # over C and H: the target's real components (d, d, b) (JSON has no complex)
         "target": None
         if Y is None
-        else json.dumps((np.asarray(Y) if field == "real" else to_components(Y, field)).tolist()),
-        "field": field,
+        else json.dumps((np.asarray(Y) if f.b == 1 else f.to_components(Y)).tolist()),
+        "field": f.name,
     }
-    sample_stats = {name: np.swapaxes(np.asarray(v), 0, 1) for name, v in stats_out.items()}
-    if field != "real":
-        return bf.field_tree(W_out, np.swapaxes(E_out, 0, 1), sample_stats, attrs, field)
-    X = end_to_end(W_out)
-    s = balanced_singular_values(W_out)
-    posterior = {
-        "W": W_out,
-        "X": X,
-        "singular_values": s,
-        "entropy": entropy_sv(s, N) if d * N > 0 else np.zeros(s.shape[:2]),
-        "energy": np.swapaxes(E_out, 0, 1),
-        "trace_X": np.trace(X, axis1=-2, axis2=-1),
-    }
-    res = balancedness_residual(W_out) if N > 1 else np.zeros((*W_out.shape[:2], 1, 1, 1))
-    sample_stats["constraint_residual"] = np.abs(res).max(axis=(-3, -2, -1))
-    return build_tree(posterior, sample_stats, attrs=attrs)
+    if backend is None:
+        backend = MemoryBackend() if out is None else NetCDFBackend(out)
+    backend.open(RunInfo(n_chains, n_draws, f, attrs))
+    total = n_warmup + n_draws * thin
+    chunk = min(CHUNK_DRAWS, n_draws)
+    W_buf = np.empty((n_chains, chunk, *state.W.shape[1:]))
+    E_buf = np.empty((n_chains, chunk))
+    st_buf: dict[str, np.ndarray] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=f"{sampler} d={d} N={N}")
+    k = 0  # draws in the buffer
+    absent = np.zeros(n_chains)  # a statistic the sampler did not report this transition
+    try:
+        # The matrices are small and many: threaded BLAS only adds synchronization (on
+        # a loaded 2-core machine a 16x64 @ 64x1920 product went from 0.4 ms to 17 ms).
+        # `with` restores the caller's BLAS threads on an exception or Ctrl-C too.
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
+            for it in range(total):
+                warm = it < n_warmup
+                if it == n_warmup:
+                    smp.end_warmup(state)
+                state, stats = smp.step(state, rng, adapt=warm)
+                if not warm and (it - n_warmup) % thin == thin - 1:
+                    W_buf[:, k], E_buf[:, k] = state.W, state.E
+                    for name in smp.stat_names:
+                        v = np.asarray(stats.get(name, absent))
+                        if name not in st_buf:
+                            st_buf[name] = np.empty((n_chains, chunk), v.dtype)
+                        st_buf[name][:, k] = v
+                    k += 1
+                    if k == chunk or it == total - 1:
+                        backend.append(
+                            W_buf[:, :k].copy(), E_buf[:, :k].copy(),
+                            {name: a[:, :k].copy() for name, a in st_buf.items()},
+                        )  # fmt: skip
+                        k = 0
+                if bar is not None:
+                    bar.update()
+        if n_warmup == total:  # n_draws == 0 is excluded above; keep the adapted step anyway
+            smp.end_warmup(state)
+    except BaseException:
+        backend.abort()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    result = backend.close()
+    if isinstance(backend, NetCDFBackend):
+        from dlnmc.storage import decode_attrs
+
+        tree = xr.open_datatree(result, engine="h5netcdf")
+        tree.attrs = decode_attrs(tree.attrs)
+        return tree
+    return result

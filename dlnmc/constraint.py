@@ -34,8 +34,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dlnmc._validation import check_depth, check_width
+from dlnmc.fields import REAL, Field, resolve_field
+from dlnmc.network import residual
 
-__all__ = ["BalancedConstraint", "GramFactor", "ProjectionResult"]
+__all__ = [
+    "BalancedConstraint",
+    "GramFactor",
+    "ProjectionResult",
+    "hermitian_basis",
+    "pack",
+    "unpack",
+]
 
 # Up to this total size (N-1) m the Gram matrix is inverted densely.
 _DENSE_MAX = 40
@@ -157,6 +166,53 @@ def _sym_basis(d: int) -> NDArray[np.float64]:
     return T.reshape(d * d, m)
 
 
+def hermitian_basis(d: int, field: Field) -> NDArray:
+    """Orthonormal basis (real inner product) of Hermitian ``d x d`` matrices over ``field``.
+
+    Returns
+    -------
+    ndarray, shape (m, n, n), ``m = field.hermitian_dimension(d)``, in the storage of the
+    field. Over ``R`` the order is ``numpy.triu_indices(d)`` (the basis of
+    :func:`_sym_basis`); over ``C`` and ``H`` the real diagonal comes first, then every
+    component of the strict upper triangle (components innermost).
+    """
+    if field.b == 1:
+        return np.ascontiguousarray(_sym_basis(d).T.reshape(-1, d, d))
+    b = field.b
+    m = field.hermitian_dimension(d)
+    comps = np.zeros((m, d, d, b))
+    idx = np.arange(d)
+    comps[idx, idx, idx, 0] = 1.0
+    iu, ju = np.triu_indices(d, 1)
+    k = d
+    for i, j in zip(iu, ju, strict=True):
+        for c in range(b):
+            comps[k, i, j, c] = np.sqrt(0.5)
+            comps[k, j, i, c] = np.sqrt(0.5) if c == 0 else -np.sqrt(0.5)  # conjugate
+            k += 1
+    return field.from_components(comps)
+
+
+def pack(W: NDArray, field: str | Field) -> NDArray[np.float64]:
+    """Stored matrices ``(..., n, n)`` -> component layout ``(..., d, d * b)`` (float64).
+
+    The component layout (real components of every entry, components innermost) is the
+    coordinate system of the samplers: Euclidean there is the real inner product of the
+    field, and quaternionic iterates cannot leave ``image(chi)``. Over ``R`` it is the
+    storage itself.
+    """
+    field = resolve_field(field)
+    c = field.to_components(W)  # (..., d, d, b)
+    return np.ascontiguousarray(c.reshape(*c.shape[:-2], c.shape[-2] * c.shape[-1]))
+
+
+def unpack(Wc: NDArray[np.float64], field: str | Field) -> NDArray:
+    """Component layout ``(..., d, d * b)`` -> stored matrices (``chi`` for ``H``)."""
+    field = resolve_field(field)
+    d = Wc.shape[-2]
+    return field.from_components(Wc.reshape(*Wc.shape[:-1], d, field.b))
+
+
 @dataclass
 class GramFactor:
     """A factorization of the Gram operator ``K = J J^T`` at a batch of points.
@@ -177,6 +233,27 @@ class GramFactor:
     newton_map: NDArray[np.float64] | None = None  # F(W) (n d^2) -> J^T K^{-1} F (N d^2)
     tangent_proj: NDArray[np.float64] | None = None  # I - J^T K^{-1} J on R^{N d^2}
     normal: NDArray[np.float64] | None = None  # J^T as a matrix (C, N d^2, n m)
+
+    def select(self, mask: NDArray[np.bool_], other: GramFactor) -> GramFactor:
+        """Per chain: this factor where ``mask``, else ``other`` (same solver for both)."""
+
+        def pick(x, y):
+            if x is None:
+                return None
+            return np.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
+
+        # Every operator must follow the selection: a chain whose factor lost its dense
+        # operators would project with a different solver than its reverse check.
+        return GramFactor(
+            pick(self.dense_inv, other.dense_inv),
+            pick(self.schur_inv, other.schur_inv),
+            pick(self.elim, other.elim),
+            self.n,
+            self.m,
+            newton_map=pick(self.newton_map, other.newton_map),
+            tangent_proj=pick(self.tangent_proj, other.tangent_proj),
+            normal=pick(self.normal, other.normal),
+        )
 
     def solve(self, b: NDArray[np.float64]) -> NDArray[np.float64]:
         """``K^{-1} b`` for ``b`` of shape ``(..., n, m)``."""
@@ -219,26 +296,32 @@ class ProjectionResult:
 
 
 class BalancedConstraint:
-    """The balancedness constraint for width ``d`` and depth ``N``.
+    """The balancedness constraint for width ``d``, depth ``N`` and a field ``F``.
 
-    All methods take ``W`` of shape ``(C, N, d, d)`` (a chain axis first, or any
-    leading batch axes) with ``W[..., 0, :, :] = W_1``.
+    All methods take ``W`` in the component layout ``(C, N, d, d * b)`` (see
+    :func:`pack`; over ``R`` simply ``(C, N, d, d)``), a chain axis first (or any
+    leading batch axes), ``W[..., 0, :, :] = W_1``. Internally the algebra runs in the
+    storage of the field (``^T`` read as ``^*``); the constraint coordinates are an
+    orthonormal real basis of Hermitian matrices (:func:`hermitian_basis`), so the
+    Gram and Newton blocks are real for every field and one block LU serves all.
 
     Parameters
     ----------
     width, depth : int
         ``d >= 1`` and ``N >= 1``.
     tol : float
-        Newton stops when every entry of ``F(W)`` is below ``tol`` in absolute
-        value (stored draws then have residual below ``1e-10``).
+        Newton stops when every real component of ``F(W)`` is below ``tol`` in
+        absolute value (stored draws then have residual below ``1e-10``).
     max_iter : int
         Newton iterations before a projection counts as failed.
     mode : {"auto", "dense", "block"}
         ``"dense"``: per-chain dense Jacobian matrices and full Newton (fast when
-        ``N d^2`` is small); ``"block"``: block-tridiagonal Gram factor and
+        ``b N d^2`` is small); ``"block"``: block-tridiagonal Gram factor and
         block-LU Newton projections (scale to large ``N``, ``d``); ``"auto"``
         picks by size. Both give the same projections (to rounding) where both
         converge.
+    field : str or Field
+        ``"real"`` (default), ``"complex"`` or ``"quaternion"``.
     """
 
     def __init__(
@@ -249,63 +332,91 @@ class BalancedConstraint:
         tol: float = 1e-12,
         max_iter: int = 40,
         mode: str = "auto",
+        field: str | Field = REAL,
     ) -> None:
+        self.field = resolve_field(field)
+        self.b = self.field.b
         self.d = check_width(width)
         self.N = check_depth(depth)
         self.n = self.N - 1
-        self.m = self.d * (self.d + 1) // 2
+        self.m = self.field.hermitian_dimension(self.d)
+        self.K = self.b * self.N * self.d * self.d  # real ambient dimension
         self.tol = float(tol)
         self.max_iter = int(max_iter)
-        self._T = _sym_basis(self.d)  # (d^2, m)
-        self._Tt = np.ascontiguousarray(self._T.T)
+        # Basis (m, n, n) in storage; the coordinate map S -> <E_k, S> as one matrix.
+        self._E = hermitian_basis(self.d, self.field)
+        nn = self._E.shape[-1] ** 2
+        Ef = self._E.reshape(self.m, nn)
+        if self.b == 1:
+            self._T = np.ascontiguousarray(Ef.T)  # (d^2, m), as before fields existed
+        else:  # Re tr(E^* S), halved for H (chi counts every component twice)
+            self._T = np.ascontiguousarray(Ef.conj().T * (0.5 if self.b == 4 else 1.0))
+        self._Tt = np.ascontiguousarray(Ef)
         if mode not in ("auto", "dense", "block"):
             raise ValueError(f"mode must be 'auto', 'dense' or 'block', got {mode!r}")
-        small = self.n * self.m <= _DENSE_MAX and self.N * self.d**2 <= _DENSE_AMBIENT_MAX
+        small = self.n * self.m <= _DENSE_MAX and self.K <= _DENSE_AMBIENT_MAX
         self.dense = self.n > 0 and (mode == "dense" or (mode == "auto" and small))
         self.mode = mode
         if self.dense:
             # J(W) is linear in W: J(W)[r, c] = sum_k W_k A[k, r, c]. One matmul then
             # gives the whole Jacobian matrix of every chain.
-            D = self.N * self.d * self.d
-            E = np.eye(D).reshape(D, self.N, self.d, self.d)
+            D = self.K
+            E = np.eye(D).reshape(D, self.N, self.d, self.d * self.b)
             A = self.jac(E[:, None], E[None, :])  # (k, c, n, m)
             self._A = np.ascontiguousarray(
                 A.reshape(D, D, self.n * self.m).transpose(0, 2, 1).reshape(D, -1)
             )
 
     # -- coordinates ------------------------------------------------------------
-    def to_coords(self, S: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Symmetric ``(..., d, d)`` -> orthonormal coordinates ``(..., m)``."""
-        return S.reshape(*S.shape[:-2], self.d * self.d) @ self._T
+    def unpack(self, W: NDArray[np.float64]) -> NDArray:
+        """Component layout -> storage (the identity over ``R``)."""
+        return W if self.b == 1 else unpack(W, self.field)
 
-    def from_coords(self, c: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Coordinates ``(..., m)`` -> symmetric matrices ``(..., d, d)``."""
-        return (c @ self._Tt).reshape(*c.shape[:-1], self.d, self.d)
+    def pack(self, S: NDArray) -> NDArray[np.float64]:
+        """Storage -> component layout (the identity over ``R``)."""
+        return S if self.b == 1 else pack(S, self.field)
+
+    def to_coords(self, S: NDArray) -> NDArray[np.float64]:
+        """Hermitian ``(..., n, n)`` (storage) -> orthonormal coordinates ``(..., m)``."""
+        c = S.reshape(*S.shape[:-2], S.shape[-1] * S.shape[-1]) @ self._T
+        return c if self.b == 1 else c.real
+
+    def from_coords(self, c: NDArray[np.float64]) -> NDArray:
+        """Coordinates ``(..., m)`` -> Hermitian matrices ``(..., n, n)`` (storage)."""
+        n = self._E.shape[-1]
+        return (c @ self._Tt).reshape(*c.shape[:-1], n, n)
 
     # -- the constraint ---------------------------------------------------------
-    def residual(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``F(W)``, shape ``(..., N-1, d, d)``, symmetric."""
-        Wt = np.swapaxes(W, -1, -2)
-        return Wt[..., 1:, :, :] @ W[..., 1:, :, :] - W[..., :-1, :, :] @ Wt[..., :-1, :, :]
+    def residual(self, W: NDArray[np.float64]) -> NDArray:
+        """``F(W)`` in storage, shape ``(..., N-1, n, n)``, Hermitian."""
+        return residual(self.unpack(W), self.field)
+
+    def residual_abs_max(self, R: NDArray) -> NDArray[np.float64]:
+        """Largest real component ``max |F|`` of residuals ``R (..., N-1, n, n)``."""
+        if self.b == 1:
+            return np.abs(R).max(axis=(-3, -2, -1), initial=0.0)
+        return np.abs(self.field.to_components(R)).max(axis=(-4, -3, -2, -1), initial=0.0)
 
     def residual_norm(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``max |F(W)|`` over all entries, shape ``(...)``."""
-        R = self.residual(W)
-        return np.abs(R).max(axis=(-3, -2, -1), initial=0.0)
+        """``max |F(W)|`` over all real components, shape ``(...)``."""
+        return self.residual_abs_max(self.residual(W))
 
     def jac(self, W: NDArray[np.float64], V: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``J(W) V`` in symmetric coordinates, shape ``(..., N-1, m)``."""
-        Wt = np.swapaxes(W, -1, -2)
+        """``J(W) V`` in Hermitian coordinates, shape ``(..., N-1, m)``."""
+        W, V = self.unpack(W), self.unpack(V)
+        Wt = self.field.ct(W)
         M = Wt[..., 1:, :, :] @ V[..., 1:, :, :] - V[..., :-1, :, :] @ Wt[..., :-1, :, :]
-        # <E_k, M + M^T> = 2 <E_k, M> for a symmetric basis element E_k.
-        return 2.0 * (M.reshape(*M.shape[:-2], self.d * self.d) @ self._T)
+        # <E_k, M + M^*> = 2 <E_k, M> for a Hermitian basis element E_k.
+        return 2.0 * self.to_coords(M)
 
     def jac_t(self, W: NDArray[np.float64], lam: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Normal vector ``J^T Lambda`` from coordinates ``lam (..., N-1, m)``; shape of ``W``."""
+        """Normal vector ``J^T Lambda`` from coordinates ``lam (..., N-1, m)``; layout of ``W``."""
+        S = self.unpack(W)
         L = self.from_coords(lam)
-        pad = np.zeros((*L.shape[:-3], 1, self.d, self.d))
+        n = S.shape[-1]
+        pad = np.zeros((*L.shape[:-3], 1, n, n), dtype=L.dtype)
         Lp = np.concatenate([pad, L, pad], axis=-3)  # Lambda_0 .. Lambda_N
-        return W @ Lp[..., :-1, :, :] - Lp[..., 1:, :, :] @ W
+        return self.pack(S @ Lp[..., :-1, :, :] - Lp[..., 1:, :, :] @ S)
 
     # -- Gram operator -----------------------------------------------------------
     def gram_blocks(
@@ -317,18 +428,17 @@ class BalancedConstraint:
         Built from the images of the basis matrices ``E_b`` (no Kronecker products):
         entry ``(a, b)`` is ``<E_a, L(E_b)>``.
         """
-        d = self.d
-        if not hasattr(self, "_E"):
-            self._E = np.ascontiguousarray(self._T.T.reshape(self.m, d, d))
         E = self._E
-        Wt = np.swapaxes(W, -1, -2)
+        W = self.unpack(W)
+        ct = self.field.ct
+        Wt = ct(W)
         S = Wt[..., 1:, :, :] @ W[..., 1:, :, :] + W[..., :-1, :, :] @ Wt[..., :-1, :, :]
         S = S[..., None, :, :]
         img = S @ E + E @ S  # Lambda -> S Lambda + Lambda S on each basis element
         diag = np.swapaxes(self.to_coords(img), -1, -2)
-        # Row p+1 gets -2 W_{p+1} Lambda_p W_{p+1}^T (0-based: interior layers 1..N-2).
+        # Row p+1 gets -2 W_{p+1} Lambda_p W_{p+1}^* (0-based: interior layers 1..N-2).
         inner = W[..., 1:-1, None, :, :]
-        img = inner @ E @ np.swapaxes(inner, -1, -2)
+        img = inner @ E @ ct(inner)
         sub = -2.0 * np.swapaxes(self.to_coords(img), -1, -2)
         return diag, sub
 
@@ -342,21 +452,21 @@ class BalancedConstraint:
         upper (..., N-2, m, m))``; ``lower[p]`` is block ``(p+1, p)``, ``upper[p]``
         block ``(p, p+1)``, entries ``<E_a, L(E_b)>`` in the orthonormal basis.
         """
-        if not hasattr(self, "_E"):
-            self._E = np.ascontiguousarray(self._T.T.reshape(self.m, self.d, self.d))
         E = self._E
-        WT = np.swapaxes(W, -1, -2)
-        # Row p: sym2(W_{p+1}^T V_{p+1}) - sym2(V_p W_p^T) with V = J(W0)^T Lambda, where
-        # V_q = W0_q Lambda_{q-1} - Lambda_q W0_q and sym2(M) = M + M^T.
+        W, W0 = self.unpack(W), self.unpack(W0)
+        ct = self.field.ct
+        WT = ct(W)
+        # Row p: sym2(W_{p+1}^* V_{p+1}) - sym2(V_p W_p^*) with V = J(W0)^T Lambda, where
+        # V_q = W0_q Lambda_{q-1} - Lambda_q W0_q and sym2(M) = M + M^*.
         A = (WT[..., 1:, :, :] @ W0[..., 1:, :, :])[..., None, :, :]
         B = (W0[..., :-1, :, :] @ WT[..., :-1, :, :])[..., None, :, :]
         img = A @ E + E @ B
-        diag = np.swapaxes(self.to_coords(img + np.swapaxes(img, -1, -2)), -1, -2)
+        diag = np.swapaxes(self.to_coords(img + ct(img)), -1, -2)
         inner, inner0 = W[..., 1:-1, None, :, :], W0[..., 1:-1, None, :, :]
-        img = inner0 @ E @ np.swapaxes(inner, -1, -2)  # Lambda_p in row p+1, via V_{p+1}
-        lower = -np.swapaxes(self.to_coords(img + np.swapaxes(img, -1, -2)), -1, -2)
-        img = np.swapaxes(inner, -1, -2) @ E @ inner0  # Lambda_{p+1} in row p, via V_{p+1}
-        upper = -np.swapaxes(self.to_coords(img + np.swapaxes(img, -1, -2)), -1, -2)
+        img = inner0 @ E @ ct(inner)  # Lambda_p in row p+1, via V_{p+1}
+        lower = -np.swapaxes(self.to_coords(img + ct(img)), -1, -2)
+        img = ct(inner) @ E @ inner0  # Lambda_{p+1} in row p, via V_{p+1}
+        upper = -np.swapaxes(self.to_coords(img + ct(img)), -1, -2)
         return diag, lower, upper
 
     def gram_dense(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -396,25 +506,20 @@ class BalancedConstraint:
         return GramFactor(None, Si, E, n, m)
 
     def jac_matrix(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``J(W)`` as a matrix ``(C, n m, N d^2)`` (dense mode only)."""
+        """``J(W)`` as a matrix ``(C, n m, b N d^2)`` on the flat component layout (dense)."""
         C = W.shape[0]
-        D = self.N * self.d * self.d
+        D = self.K
         return (W.reshape(C, D) @ self._A).reshape(C, self.n * self.m, D)
 
     def normal_matrix(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Columns ``J^T e_k`` for the coordinate basis ``e_k``: shape ``(..., N d^2, n m)``."""
-        n, m, N, d = self.n, self.m, self.N, self.d
-        if not hasattr(self, "_basis_pad"):
-            L = self.from_coords(np.eye(n * m).reshape(n * m, n, m))
-            pad = np.zeros((n * m, 1, d, d))
-            self._basis_pad = np.concatenate([pad, L, pad], axis=-3)  # (n m, N+1, d, d)
-        Lp = self._basis_pad
-        Wb = W[..., None, :, :, :]
-        cols = Wb @ Lp[:, :-1] - Lp[:, 1:] @ Wb  # (..., n m, N, d, d)
-        return np.swapaxes(cols.reshape(*W.shape[:-3], n * m, N * d * d), -1, -2)
+        """Columns ``J^T e_k`` for the coordinate basis ``e_k``: shape ``(..., b N d^2, n m)``."""
+        n, m = self.n, self.m
+        lam = np.eye(n * m).reshape(n * m, n, m)
+        cols = self.jac_t(W[..., None, :, :, :], lam)  # (..., n m, N, d, d b)
+        return np.swapaxes(cols.reshape(*W.shape[:-3], n * m, self.K), -1, -2)
 
     def _dense_factor(self, W: NDArray[np.float64]) -> GramFactor:
-        n, m, d = self.n, self.m, self.d
+        n, m = self.n, self.m
         J = self.jac_matrix(W)
         # Our J^T (normal vectors) is half the Frobenius adjoint of J.
         Jt = 0.5 * np.swapaxes(J, -1, -2)
@@ -422,7 +527,7 @@ class BalancedConstraint:
         bad = np.isnan(Kinv).any(axis=(-2, -1))
         Jt[bad] = np.nan  # the projections of a singular chain must fail too
         JtKinv = Jt @ Kinv
-        tangent_proj = np.eye(self.N * d * d) - JtKinv @ J
+        tangent_proj = np.eye(self.K) - JtKinv @ J
         return GramFactor(Kinv, None, None, n, m, None, tangent_proj, Jt)
 
     # -- projections ---------------------------------------------------------------
@@ -485,7 +590,7 @@ class BalancedConstraint:
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(self.max_iter + 1):
                 R = self.residual(W)
-                err = np.abs(R).max(axis=(-3, -2, -1))
+                err = self.residual_abs_max(R)
                 refresh = _iteration_status(err, prev, k, self.tol, pending, failed)
                 if not pending.any():
                     break

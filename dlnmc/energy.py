@@ -1,8 +1,12 @@
-"""Energies ``E(X)`` of the end-to-end matrix, behind a small protocol.
+"""Energies ``E(X)`` of the end-to-end matrix, behind a small protocol, over R, C, H.
 
 An energy is any object with ``value(X)`` and ``grad(X)``, both batched over
-leading axes: ``X`` of shape ``(..., d, d)`` gives ``value`` of shape ``(...)``
-and ``grad`` (the Frobenius gradient ``dE/dX``) of shape ``(..., d, d)``.
+leading axes: ``X`` of shape ``(..., n, n)`` (the storage of :mod:`dlnmc.fields`)
+gives ``value`` of shape ``(...)`` and ``grad`` of the shape of ``X``: the gradient
+for the real inner product of the field, ``dE = <grad, dX>`` with
+``<V, W> = Re tr(V^* W)`` (for H: ``Re tr(chi(V)^* chi(W)) / 2``, the sum of products
+of the four real components; the gradient must then lie in ``image(chi)``, as it does
+for any function of the components). Over R this is the Frobenius gradient ``dE/dX``.
 Samplers on the balanced manifold only ever see ``E`` through ``X = phi(W)``.
 """
 
@@ -14,8 +18,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_square
+from dlnmc.fields import REAL, Field, resolve_field
 
-__all__ = ["Energy", "QuadraticEnergy", "as_energy"]
+__all__ = ["Energy", "FieldQuadraticEnergy", "QuadraticEnergy", "as_energy"]
 
 
 @runtime_checkable
@@ -32,31 +37,44 @@ class Energy(Protocol):
 
 
 class QuadraticEnergy:
-    """``E(X) = |X - Y|_F^2 / 2`` for a target ``Y`` (zero when ``target=None``).
+    """``E(X) = |X - Y|^2 / 2`` (norm of the real inner product) for a target ``Y``.
 
     Parameters
     ----------
-    target : array_like, shape (d, d), optional
-        The target ``Y``; ``None`` means ``Y = 0``, for which ``E`` is
-        orthogonally invariant (it depends on ``X`` only through its singular
-        values) and the singular-value law of MATH.md section 6 applies.
+    target : array_like, shape (n, n), optional
+        The target ``Y`` in the storage of ``field``; ``None`` means ``Y = 0``, for
+        which ``E`` is invariant under ``X -> U X V^*`` with ``U, V`` in ``G_d`` (it
+        depends on ``X`` only through its singular values) and the singular-value law
+        of MATH.md sections 6 and 8 applies.
+    field : str or Field
+        ``"real"`` (default), ``"complex"``, ``"quaternion"``.
+
+    Notes
+    -----
+    ``grad(X) = X - Y``: for H, ``E = Re tr(chi(D)^* chi(D)) / 4`` so
+    ``dE = Re tr(chi(D)^* chi(dX)) / 2 = <D, dX>_H``.
     """
 
-    def __init__(self, target: ArrayLike | None = None) -> None:
+    def __init__(self, target: ArrayLike | None = None, *, field: str | Field = REAL) -> None:
+        self._field = resolve_field(field)
+        self.field = self._field.name
         if target is None:
             self.target = None
         else:
-            Y = check_square(target, "target")
+            if self._field.b == 1:
+                Y = check_square(target, "target")
+            else:
+                Y = self._field.check_matrix(target, "target")
             if Y.ndim != 2:
-                raise ValueError(f"target must have shape (d, d), got {Y.shape}")
+                raise ValueError(f"target must have shape (n, n), got {Y.shape}")
             self.target = Y
 
     @property
     def orthogonally_invariant(self) -> bool:
-        """True when ``E(U X V^T) = E(X)`` for orthogonal ``U, V`` (``Y = 0``)."""
+        """True when ``E(U X V^*) = E(X)`` for ``U, V`` in ``G_d`` (``Y = 0``)."""
         return self.target is None
 
-    def _diff(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+    def _diff(self, X: NDArray) -> NDArray:
         if self.target is None:
             return X
         if X.shape[-1] != self.target.shape[-1]:
@@ -65,17 +83,31 @@ class QuadraticEnergy:
             )
         return X - self.target
 
-    def value(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``|X - Y|_F^2 / 2``, shape ``(...)``."""
-        D = self._diff(np.asarray(X, dtype=np.float64))
-        return 0.5 * np.einsum("...ij,...ij->...", D, D)
+    def value(self, X: NDArray) -> NDArray[np.float64]:
+        """``|X - Y|^2 / 2`` in the real inner product, shape ``(...)``."""
+        D = self._diff(self._field.asarray(X) if self._field.b != 1 else np.asarray(X, np.float64))
+        if self._field.b == 1:  # the einsum the real sampler always used (same bits)
+            return 0.5 * np.einsum("...ij,...ij->...", D, D)
+        return 0.5 * self._field.sq_norm(D)
 
-    def grad(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``X - Y``, shape ``(..., d, d)``."""
-        return self._diff(np.asarray(X, dtype=np.float64))
+    def grad(self, X: NDArray) -> NDArray:
+        """``X - Y`` (gradient for the real inner product), shape of ``X``."""
+        X = np.asarray(X, np.float64) if self._field.b == 1 else self._field.asarray(X)
+        return self._diff(X)
 
     def __repr__(self) -> str:
-        return "QuadraticEnergy(target=None)" if self.target is None else "QuadraticEnergy(Y)"
+        y = "None" if self.target is None else "Y"
+        if self._field.b == 1:
+            return f"QuadraticEnergy(target={y})"
+        return f"QuadraticEnergy(target={y}, field={self.field!r})"
+
+
+class FieldQuadraticEnergy(QuadraticEnergy):
+    """Deprecated spelling ``FieldQuadraticEnergy(field, target)`` of
+    ``QuadraticEnergy(target, field=field)``; kept one release."""
+
+    def __init__(self, field: str | Field, target: ArrayLike | None = None) -> None:
+        super().__init__(target, field=field)
 
 
 def as_energy(energy: object | None, target: ArrayLike | None = None) -> Energy:

@@ -357,6 +357,11 @@ class EnsembleWriter:
     dims : mapping, optional
         Dimension names after ``(chain, draw)``, merged over
         :data:`dlnmc.ensemble.DEFAULT_DIMS`.
+    coords : mapping, optional
+        Labels (strings) of dimensions after ``(chain, draw)``, e.g.
+        ``{"component": ["re", "i"]}``; other dimensions get integer coordinates.
+        Boolean variables are stored as xarray stores them (``int8`` with
+        ``dtype = "bool"``), so they read back as booleans.
 
     Examples
     --------
@@ -371,6 +376,7 @@ class EnsembleWriter:
         *,
         attrs: Mapping[str, Any] | None = None,
         dims: Mapping[str, tuple[str, ...]] | None = None,
+        coords: Mapping[str, Any] | None = None,
     ) -> None:
         import h5netcdf
 
@@ -382,6 +388,7 @@ class EnsembleWriter:
         if not self.path.parent.is_dir():
             raise FileNotFoundError(f"directory {str(self.path.parent)!r} does not exist")
         self._dims = {**DEFAULT_DIMS, **(dims or {})}
+        self._coords = {k: [str(v) for v in vals] for k, vals in (coords or {}).items()}
         sweep_stale_temporaries(self.path)
         self._tmp = _temp_sibling(self.path)
         self._file = h5netcdf.File(self._tmp, "w")
@@ -403,6 +410,8 @@ class EnsembleWriter:
 
     # -- layout
     def _declare(self, groups: dict[str, Mapping[str, np.ndarray]]) -> None:
+        import h5py
+
         first = next(iter(next(iter(groups.values())).values()))
         self._n_chains = first.shape[0]
         self._layout = {}
@@ -428,12 +437,20 @@ class EnsembleWriter:
             for dim, n in sizes.items():
                 if dim == "draw":
                     g.create_variable("draw", ("draw",), np.int64, chunks=(1 << 16,))
+                elif dim in self._coords:
+                    labels = np.array(self._coords[dim], dtype=object)
+                    if labels.size != n:
+                        raise ValueError(f"coords[{dim!r}] has {labels.size} labels, not {n}")
+                    g.create_variable(dim, (dim,), data=labels, dtype=h5py.string_dtype())
                 else:
                     g.create_variable(dim, (dim,), np.int64, data=np.arange(n))
             for name, (extra, shape, dtype) in layout.items():
-                per_draw = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+                stored = np.dtype(np.int8) if dtype == np.bool_ else dtype
+                per_draw = max(1, int(np.prod(shape, dtype=np.int64)) * stored.itemsize)
                 chunks = (1, max(1, _CHUNK_BYTES // per_draw), *shape)
-                g.create_variable(name, ("chain", "draw", *extra), dtype, chunks=chunks)
+                v = g.create_variable(name, ("chain", "draw", *extra), stored, chunks=chunks)
+                if dtype == np.bool_:
+                    v.attrs["dtype"] = "bool"  # xarray's boolean encoding
             self._layout[gname] = {k: (v[1], v[2]) for k, v in layout.items()}
 
     def append(
@@ -489,6 +506,8 @@ class EnsembleWriter:
             g.resize_dimension("draw", stop)
             g.variables["draw"][start:stop] = np.arange(start, stop)
             for name, a in arrays.items():
+                if a.dtype == np.bool_:
+                    a = a.astype(np.int8)
                 g.variables[name][:, start:stop, ...] = a
         self.n_draws = stop
 

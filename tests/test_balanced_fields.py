@@ -15,18 +15,38 @@ import pytest
 import xarray as xr
 
 from dlnmc.balanced import sample_balanced
-from dlnmc.constraint_fields import FieldBalancedConstraint, pack, unpack
-from dlnmc.energy_fields import FieldQuadraticEnergy
+from dlnmc.constraint import BalancedConstraint, pack, unpack
+from dlnmc.energy import QuadraticEnergy
 from dlnmc.entropy_fields import entropy_sv_field
 from dlnmc.fields import check_field_matrix, gaussian_matrix, inner, singular_values_field
-from dlnmc.network_fields import (
-    balanced_dimension_field,
-    balanced_factorization_field,
-    phi_field,
-    tangent_basis_field,
-)
-from dlnmc.samplers.fields import potential_and_grad_field
+from dlnmc.manifold import potential_and_grad as potential_and_grad_field
+from dlnmc.network import balanced_dimension, balanced_factorization, end_to_end, tangent_basis
 from dlnmc.sv_law import sv_law_moments
+
+
+def FieldBalancedConstraint(d, N, field, **kw):  # the one constraint, over a field
+    return BalancedConstraint(d, N, field=field, **kw)
+
+
+def FieldQuadraticEnergy(field, target=None):  # the one quadratic energy, over a field
+    return QuadraticEnergy(target, field=field)
+
+
+def balanced_dimension_field(d, N, field):
+    return balanced_dimension(d, N, field)
+
+
+def balanced_factorization_field(X, N, field, rng=None):
+    return balanced_factorization(X, N, rng=rng, field=field)
+
+
+def phi_field(W, field):
+    return end_to_end(W, field)
+
+
+def tangent_basis_field(W, field):
+    return tangent_basis(W, field)
+
 
 Z_MAX = 4.5  # fixed in advance
 PROBS = (0.1, 0.9)
@@ -198,12 +218,14 @@ def test_field_argument_validation():
         sample_balanced(2, 3, field="octonion", **kw)
     with pytest.raises(ValueError, match="connected"):
         sample_balanced(2, 3, field="complex", component_moves=True, **kw)
-    with pytest.raises(ValueError, match="dense only"):
-        sample_balanced(2, 3, field="quaternion", projection="block", **kw)
+    # Before the one-engine merge the field constraint was dense only and refused
+    # projection="block" and sizes above b N d^2 = 400; both now work (block chosen
+    # automatically above the dense size).
+    tree = sample_balanced(2, 3, field="quaternion", projection="block", **kw)
+    assert json.loads(tree.attrs["settings"])["projection"] == "block"
     with pytest.raises(ValueError, match="target must have shape"):
         sample_balanced(2, 3, field="quaternion", target=np.eye(2), **kw)
-    with pytest.raises(ValueError, match="exceeds"):
-        FieldBalancedConstraint(6, 4, "quaternion")
+    assert not FieldBalancedConstraint(6, 4, "quaternion").dense
 
 
 def test_energy_of_another_field_is_refused():

@@ -11,9 +11,9 @@ from scipy.special import gamma
 
 from dlnmc.balanced import initial_points, sample_balanced
 from dlnmc.energy import QuadraticEnergy
+from dlnmc.moves import component_moves
 from dlnmc.network import balancedness_residual, end_to_end
 from dlnmc.samplers import ConstrainedHMC, potential_and_grad
-from dlnmc.samplers.components import component_moves
 
 Z_MAX = 4.5
 QUAD_D2_N3 = np.array([1.22797, 0.15097])  # E[s_1], E[s_2]; d=2, N=3, beta=1, Y=0

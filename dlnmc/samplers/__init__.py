@@ -5,11 +5,13 @@
 - :class:`ConstrainedRWM` (``"rwm"``): constrained random-walk Metropolis with
   the same reverse check.
 
-Both compose exact component moves (:mod:`dlnmc.samplers.components`).
+Both run on a :class:`~dlnmc.manifold.BalancedManifold` (any field, dense or block
+projection) and compose exact moves (:mod:`dlnmc.moves`) after every transition.
 """
 
-from dlnmc.samplers.base import ChainState, DualAveraging, Sampler, potential_and_grad
-from dlnmc.samplers.components import component_moves
+from dlnmc.manifold import potential_and_grad
+from dlnmc.moves import component_moves
+from dlnmc.samplers.base import ChainState, DualAveraging, Sampler
 from dlnmc.samplers.rattle import ConstrainedHMC
 from dlnmc.samplers.rwm import ConstrainedRWM
 

@@ -2,16 +2,17 @@
 
 A sampler is an object with
 
+- ``manifold``: the :class:`~dlnmc.manifold.BalancedManifold` it moves on (coordinates,
+  projections, potential gradient);
 - ``init(W, rng) -> state``: a :class:`ChainState` for ``C`` chains at points
-  ``W`` of shape ``(C, N, d, d)`` on ``M``;
+  ``W`` of shape ``(C, N, d, d * b)`` on ``M`` (component layout);
 - ``step(state, rng, adapt) -> (state, stats)``: one Markov transition of every
   chain (vectorized over the chain axis), with per-chain statistics of shape
   ``(C,)`` named in ``stat_names``; ``adapt=True`` during warm-up only;
 - ``end_warmup(state)``: freeze the adapted step size.
 
-In the spirit of emcee's ``moves/``: one module per sampler, this common
-protocol, and exact component moves (:mod:`dlnmc.samplers.components`) composed
-after every transition.
+In the spirit of emcee: one module per sampler, this common protocol, and exact
+moves (:mod:`dlnmc.moves`) composed after every transition.
 """
 
 from __future__ import annotations
@@ -22,38 +23,10 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from dlnmc.constraint import BalancedConstraint, GramFactor
-from dlnmc.energy import Energy
+from dlnmc.constraint import GramFactor
+from dlnmc.manifold import BalancedManifold, potential_and_grad
 
 __all__ = ["ChainState", "DualAveraging", "Sampler", "potential_and_grad"]
-
-
-def potential_and_grad(
-    W: NDArray[np.float64], energy: Energy, beta: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """``X = phi(W)``, ``E(X)`` and the Frobenius gradient of ``beta E(phi(W))`` in ``W``.
-
-    With ``X = L_p W_p R_p`` (``L_p = W_N..W_{p+1}``, ``R_p = W_{p-1}..W_1``),
-    ``d(beta E)/dW_p = beta L_p^T (dE/dX) R_p^T``. Prefix and suffix products
-    cost ``2N`` batched matmuls.
-
-    Returns
-    -------
-    X : (C, d, d), E : (C,), grad : (C, N, d, d)
-    """
-    N, d = W.shape[-3], W.shape[-1]
-    right = np.empty_like(W)  # right[p] = W_{p-1} ... W_1 (0-based: product of W[:p])
-    left = np.empty_like(W)  # left[p] = W_N ... W_{p+1}
-    right[..., 0, :, :] = np.eye(d)
-    for p in range(1, N):
-        right[..., p, :, :] = W[..., p - 1, :, :] @ right[..., p - 1, :, :]
-    X = W[..., N - 1, :, :] @ right[..., N - 1, :, :]
-    left[..., N - 1, :, :] = np.eye(d)
-    for p in range(N - 2, -1, -1):
-        left[..., p, :, :] = left[..., p + 1, :, :] @ W[..., p + 1, :, :]
-    G = energy.grad(X)
-    grad = np.swapaxes(left, -1, -2) @ G[..., None, :, :] @ np.swapaxes(right, -1, -2)
-    return X, energy.value(X), beta * grad
 
 
 @dataclass
@@ -62,8 +35,9 @@ class ChainState:
 
     Attributes
     ----------
-    W : (C, N, d, d) points on M; X : (C, d, d) = phi(W); E : (C,) energy E(X);
-    grad : (C, N, d, d) gradient of beta E(phi(W)); factor : Gram factor at W;
+    W : (C, N, d, d * b) points on M (component layout); X : (C, n, n) = phi(W) in
+    storage; E : (C,) energy E(X); grad : gradient of beta E(phi(W)), layout of W;
+    factor : Gram factor at W;
     step_size : (C,) current step sizes; adapt : dual-averaging state.
     """
 
@@ -77,38 +51,18 @@ class ChainState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def select(self, mask: NDArray[np.bool_], other: ChainState) -> ChainState:
-        """Per chain: this state where ``mask``, else ``other`` (factor handled by caller)."""
+        """Per chain: this state where ``mask``, else ``other`` (the factor selects itself)."""
         m4 = mask[:, None, None, None]
         return ChainState(
             W=np.where(m4, self.W, other.W),
             X=np.where(mask[:, None, None], self.X, other.X),
             E=np.where(mask, self.E, other.E),
             grad=None if self.grad is None else np.where(m4, self.grad, other.grad),
-            factor=_select_factor(mask, self.factor, other.factor),
+            factor=self.factor.select(mask, other.factor),
             step_size=self.step_size,
             adapt=self.adapt,
             extra=self.extra,
         )
-
-
-def _select_factor(mask: NDArray[np.bool_], a: GramFactor, b: GramFactor) -> GramFactor:
-    def pick(x, y):
-        if x is None:
-            return None
-        return np.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
-
-    # Every field must follow the selection: a chain whose factor lost its dense
-    # operators would project with a different solver than its reverse check.
-    return GramFactor(
-        pick(a.dense_inv, b.dense_inv),
-        pick(a.schur_inv, b.schur_inv),
-        pick(a.elim, b.elim),
-        a.n,
-        a.m,
-        newton_map=pick(a.newton_map, b.newton_map),
-        tangent_proj=pick(a.tangent_proj, b.tangent_proj),
-        normal=pick(a.normal, b.normal),
-    )
 
 
 class DualAveraging:
@@ -155,7 +109,7 @@ class Sampler(Protocol):
 
     name: str
     stat_names: tuple[str, ...]
-    constraint: BalancedConstraint
+    manifold: BalancedManifold
 
     def init(self, W: NDArray[np.float64], rng: np.random.Generator) -> ChainState: ...
 

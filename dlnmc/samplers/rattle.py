@@ -26,21 +26,27 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from dlnmc.constraint import BalancedConstraint
-from dlnmc.energy import Energy
-from dlnmc.samplers.base import ChainState, DualAveraging, potential_and_grad
-from dlnmc.samplers.components import component_moves
+from dlnmc.manifold import BalancedManifold
+from dlnmc.moves import ComponentMove, Move
+from dlnmc.samplers.base import ChainState, DualAveraging
 
 __all__ = ["ConstrainedHMC"]
 
 
 class _ManifoldSampler:
-    """Shared state handling: refresh of derived quantities, warm-up, component moves."""
+    """Shared state handling: refresh of derived quantities, warm-up, composed moves.
+
+    Constructed on a :class:`~dlnmc.manifold.BalancedManifold`,
+    ``Sampler(manifold, energy, beta, **settings)``; the older spelling
+    ``Sampler(width, depth, energy, beta, field=..., projection=..., projection_tol=...,
+    max_newton=...)`` builds the manifold from those settings.
+    """
 
     name = "base"
     target_accept = 0.8
     # Per-transition statistics stored in sample_stats, the same for every sampler
-    # so that ensembles from HMC and RWM compare column by column.
+    # so that ensembles from HMC and RWM compare column by column. ``diverging``,
+    # ``lp`` and ``n_steps`` carry ArviZ's names and meanings.
     stat_names = (
         "acceptance_rate",
         "accepted",
@@ -49,32 +55,56 @@ class _ManifoldSampler:
         "projection_failures",
         "reverse_check_failures",
         "det_flip",
+        "diverging",
+        "lp",
+        "n_steps",
     )
 
     def __init__(
         self,
-        width: int,
-        depth: int,
-        energy: Energy,
-        beta: float,
-        *,
+        manifold: BalancedManifold | int,
+        *args: Any,
         step_size: float,
-        component_moves: bool = True,
+        component_moves: bool | None = None,
+        moves: list[Move] | tuple[Move, ...] | None = None,
         projection_tol: float = 1e-12,
         max_newton: int = 40,
         reverse_tol: float = 1e-8,
         target_accept: float | None = None,
         projection: str = "auto",
         step_size_pooling: str = "median",
+        field: str = "real",
     ) -> None:
-        self.constraint = self._make_constraint(
-            width, depth, tol=projection_tol, max_iter=max_newton, mode=projection
-        )
+        if isinstance(manifold, BalancedManifold):
+            energy, beta = args
+        else:
+            depth, energy, beta = args
+            manifold = BalancedManifold(
+                manifold, depth, field, projection=projection, tol=projection_tol,
+                max_iter=max_newton,
+            )  # fmt: skip
+        self.manifold = manifold
+        self.constraint = manifold.projection  # the projection strategy
+        self.field = manifold.field.name
         self.energy = energy
         self.beta = float(beta)
         self.initial_step_size = float(step_size)
-        self.component_moves = bool(component_moves)
         self.reverse_tol = float(reverse_tol)
+        if moves is None:
+            # Default: component moves wherever M has several components (over R).
+            if component_moves is None:
+                component_moves = manifold.n_components > 1
+            moves = [ComponentMove()] if component_moves else []
+            if component_moves:
+                moves[0].check(manifold)
+        else:
+            moves = list(moves)
+            for mv in moves:
+                if not isinstance(mv, Move):
+                    raise TypeError(f"moves must be Move objects (see dlnmc.moves), got {mv!r}")
+                mv.check(manifold)
+        self.moves = moves
+        self.component_moves = any(isinstance(mv, ComponentMove) for mv in moves)
         if step_size_pooling not in ("median", "per-chain"):
             raise ValueError(
                 f"step_size_pooling must be 'median' or 'per-chain', got {step_size_pooling!r}"
@@ -83,24 +113,17 @@ class _ManifoldSampler:
         if target_accept is not None:
             self.target_accept = float(target_accept)
 
-    def _make_constraint(self, width: int, depth: int, **kwargs: Any) -> BalancedConstraint:
-        """The constraint object (a hook: samplers over other fields override it)."""
-        return BalancedConstraint(width, depth, **kwargs)
-
     def potential(self, W: NDArray[np.float64]):
-        """``X``, ``E(X)`` and the gradient of ``beta E(phi(W))`` (a hook, as above)."""
-        return potential_and_grad(W, self.energy, self.beta)
+        """``X``, ``E(X)`` and the gradient of ``beta E(phi(W))`` (component layout)."""
+        return self.manifold.potential(W, self.energy, self.beta)
 
-    def end_to_end(self, W: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``X = phi(W)`` without the gradient (a hook, as above)."""
-        X = W[:, 0]
-        for p in range(1, W.shape[1]):
-            X = W[:, p] @ X
-        return X
+    def end_to_end(self, W: NDArray[np.float64]) -> NDArray:
+        """``X = phi(W)`` without the gradient."""
+        return self.manifold.phi(W)
 
     def refresh(self, W: NDArray[np.float64], step_size, adapt=None) -> ChainState:
         X, E, grad = self.potential(W)
-        return ChainState(W, X, E, grad, self.constraint.factor(W), step_size, adapt)
+        return ChainState(W, X, E, grad, self.manifold.factor(W), step_size, adapt)
 
     def init(self, W: NDArray[np.float64], rng: np.random.Generator) -> ChainState:
         W = np.array(W, dtype=np.float64)
@@ -142,26 +165,38 @@ class _ManifoldSampler:
         accepted = np.log(rng.random(log_accept.shape)) < log_accept
         new = proposal.select(accepted, state)
         stats.update(acceptance_rate=accept_prob, accepted=accepted, step_size=stats["step_size"])
+        # ArviZ: a divergent transition is one whose projection or reverse check failed.
+        stats["diverging"] = stats["projection_failures"] | stats["reverse_check_failures"]
         if adapt and state.adapt is not None:
             new.step_size = state.adapt.update(accept_prob)
-        if self.component_moves:
-            W, _, _, flipped = component_moves(new.W, new.X, new.E, self.energy, self.beta, rng)
+        if self.moves:
+            W, X, E = new.W, new.X, new.E
+            for mv in self.moves:
+                W, X, E, mv_stats = mv.apply(self.manifold, W, X, E, self.energy, self.beta, rng)
+                stats.update(mv_stats)
             new = self.refresh(W, new.step_size, new.adapt)
-            stats["det_flip"] = flipped
+        # log target density on M (Hausdorff measure), up to a constant
+        stats["lp"] = -self.beta * np.asarray(new.E, dtype=np.float64)
         return new, stats
 
     def settings(self) -> dict[str, Any]:
         c = self.constraint
-        return {
+        out = {
             "step_size_init": self.initial_step_size,
             "target_accept": self.target_accept,
             "component_moves": self.component_moves,
             "projection_tol": c.tol,
             "max_newton": c.max_iter,
             "reverse_tol": self.reverse_tol,
-            "projection": "dense" if c.dense else "block",
+            "projection": self.manifold.projection_name,
             "step_size_pooling": self.step_size_pooling,
         }
+        extra = [repr(mv) for mv in self.moves if not isinstance(mv, ComponentMove)]
+        if extra:
+            out["moves"] = extra
+        if self.manifold.b != 1:
+            out["field"] = self.field
+        return out
 
 
 class ConstrainedHMC(_ManifoldSampler):
@@ -169,7 +204,8 @@ class ConstrainedHMC(_ManifoldSampler):
 
     Parameters
     ----------
-    width, depth : int
+    manifold : BalancedManifold
+        (or ``width, depth`` as two positional integers, see :class:`_ManifoldSampler`).
     energy : Energy
         ``E(X)`` with ``value`` and ``grad``.
     beta : float
@@ -200,11 +236,8 @@ class ConstrainedHMC(_ManifoldSampler):
 
     def __init__(
         self,
-        width: int,
-        depth: int,
-        energy: Energy,
-        beta: float,
-        *,
+        manifold: BalancedManifold | int,
+        *args: Any,
         step_size: float = 0.1,
         n_leapfrog: int = 8,
         jitter: float = 0.2,
@@ -212,7 +245,7 @@ class ConstrainedHMC(_ManifoldSampler):
         max_leapfrog: int = 1024,
         **kwargs: Any,
     ) -> None:
-        super().__init__(width, depth, energy, beta, step_size=step_size, **kwargs)
+        super().__init__(manifold, *args, step_size=step_size, **kwargs)
         if int(n_leapfrog) < 1:
             raise ValueError(f"n_leapfrog must be >= 1, got {n_leapfrog!r}")
         if not 0 <= jitter < 1:
@@ -255,7 +288,7 @@ class ConstrainedHMC(_ManifoldSampler):
             ``ok`` is False where the forward projection or the reverse check
             failed (those chains keep ``W``); ``P1`` is tangent at ``W1``.
         """
-        c = self.constraint
+        c = self.manifold
         hb = h[:, None, None, None]
         Pm = c.project_tangent(W, P - 0.5 * hb * g, fac)
         fwd = c.project_position(W, W + hb * Pm, fac, active=alive)
@@ -276,7 +309,7 @@ class ConstrainedHMC(_ManifoldSampler):
     def step(
         self, state: ChainState, rng: np.random.Generator, adapt: bool
     ) -> tuple[ChainState, dict[str, NDArray]]:
-        c = self.constraint
+        c = self.manifold
         W, g, fac = state.W, state.grad, state.factor
         C = W.shape[0]
         h = state.step_size * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter, C)
@@ -286,6 +319,7 @@ class ConstrainedHMC(_ManifoldSampler):
         proj_fail = np.zeros(C, bool)
         rev_fail = np.zeros(C, bool)
         iters = np.zeros(C, np.int_)
+        taken = np.zeros(C, np.int_)
         E1 = state.E
         X1 = state.X
         # Warm-up uses short fixed trajectories: far from equilibrium dual averaging
@@ -295,6 +329,7 @@ class ConstrainedHMC(_ManifoldSampler):
             # Chains past their own step count sit still (the leapfrog leaves W alone
             # for inactive chains; their momentum is kept explicitly).
             moving = alive & (k < n_steps)
+            taken += moving
             W, P1, g, fac, X1, E1, ok, n_it, pf, rf = self.leapfrog(W, P, g, fac, h, moving)
             P = np.where(moving[:, None, None, None], P1, P)
             proj_fail |= pf
@@ -310,5 +345,6 @@ class ConstrainedHMC(_ManifoldSampler):
             "projection_iterations": iters,
             "projection_failures": proj_fail,
             "reverse_check_failures": rev_fail,
+            "n_steps": taken,
         }
         return self._finish(state, proposal, log_accept, alive, rng, adapt, stats)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from dlnmc.energy import Energy
+from dlnmc.manifold import BalancedManifold
 from dlnmc.samplers.base import ChainState
 from dlnmc.samplers.rattle import _ManifoldSampler
 
@@ -31,7 +31,8 @@ class ConstrainedRWM(_ManifoldSampler):
 
     Parameters
     ----------
-    width, depth : int
+    manifold : BalancedManifold
+        (or ``width, depth`` as two positional integers)
     energy : Energy
     beta : float
     step_size : float
@@ -44,27 +45,23 @@ class ConstrainedRWM(_ManifoldSampler):
 
     def __init__(
         self,
-        width: int,
-        depth: int,
-        energy: Energy,
-        beta: float,
-        *,
+        manifold: BalancedManifold | int,
+        *args: Any,
         step_size: float = 0.2,
         **kwargs: Any,
     ) -> None:
-        super().__init__(width, depth, energy, beta, step_size=step_size, **kwargs)
+        super().__init__(manifold, *args, step_size=step_size, **kwargs)
 
     def refresh(self, W, step_size, adapt=None) -> ChainState:
         # RWM needs no gradient: X and E only.
         X = self.end_to_end(W)
-        return ChainState(
-            W, X, self.energy.value(X), None, self.constraint.factor(W), step_size, adapt
-        )
+        E = np.asarray(self.energy.value(X), dtype=np.float64)
+        return ChainState(W, X, E, None, self.manifold.factor(W), step_size, adapt)
 
     def step(
         self, state: ChainState, rng: np.random.Generator, adapt: bool
     ) -> tuple[ChainState, dict[str, NDArray]]:
-        c = self.constraint
+        c = self.manifold
         W, fac = state.W, state.factor
         C = W.shape[0]
         h = state.step_size
@@ -80,7 +77,7 @@ class ConstrainedRWM(_ManifoldSampler):
         rev_fail = alive & ~ok
         alive &= ok
         X1 = self.end_to_end(W1)
-        E1 = self.energy.value(X1)
+        E1 = np.asarray(self.energy.value(X1), dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             log_accept = -self.beta * (E1 - state.E) - (
                 np.einsum("cpij,cpij->c", V1, V1) - np.einsum("cpij,cpij->c", V, V)
@@ -91,6 +88,6 @@ class ConstrainedRWM(_ManifoldSampler):
             "projection_iterations": fwd.iterations,
             "projection_failures": ~fwd.converged,
             "reverse_check_failures": rev_fail,
+            "n_steps": np.zeros(C, np.int_),  # no leapfrog steps
         }
-        _ = C
         return self._finish(state, proposal, log_accept, alive, rng, adapt, stats)

@@ -24,12 +24,17 @@ within a sign equally).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import NDArray
 
 from dlnmc.energy import Energy
 
-__all__ = ["component_moves"]
+if TYPE_CHECKING:
+    from dlnmc.manifold import BalancedManifold
+
+__all__ = ["ComponentMove", "component_moves"]
 
 
 def component_moves(
@@ -69,3 +74,40 @@ def component_moves(
     X = np.where(accept[:, None, None], Xr, X)
     E = np.where(accept, Er, E)
     return W, X, E, accept
+
+
+class ComponentMove:
+    """The component moves above as a composable move (over R only).
+
+    Over C and H the balanced manifold is connected (``U_d``, ``Sp_d`` and
+    ``GL_d(F)`` are connected), so there is nothing to move between: :meth:`check`
+    refuses such a manifold.
+    """
+
+    name = "component"
+    stat_names = ("det_flip",)
+
+    def check(self, manifold: BalancedManifold) -> None:
+        """Raise unless ``manifold`` has several connected components."""
+        if manifold.n_components == 1:
+            raise ValueError(
+                f"component_moves=True: over field {manifold.field.name!r} the balanced "
+                "manifold is connected (U_d, Sp_d and GL_d(F) are connected), there are no "
+                "component moves"
+            )
+
+    def apply(
+        self,
+        manifold: BalancedManifold,
+        W: NDArray[np.float64],
+        X: NDArray[np.float64],
+        E: NDArray[np.float64],
+        energy: Energy,
+        beta: float,
+        rng: np.random.Generator,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], dict[str, NDArray]]:
+        W, X, E, flipped = component_moves(W, X, E, energy, beta, rng)
+        return W, X, E, {"det_flip": flipped}
+
+    def __repr__(self) -> str:
+        return "ComponentMove()"
