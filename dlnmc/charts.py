@@ -117,11 +117,10 @@ class EulerChart:
         Returns
         -------
         theta : ndarray, shape (..., m)
-        log_q : ndarray, shape (..., m)
-            Per-angle log density (``-log upper[k]``); its sum over the last axis
-            is the log density of ``theta`` on the box.
+        log_q : ndarray, shape (...)
+            Log density of ``theta`` on the box: ``-log_box_volume`` everywhere.
         """
-        return u * self.upper, np.broadcast_to(-np.log(self.upper), u.shape)
+        return u * self.upper, np.full(u.shape[:-1], -self.log_box_volume)
 
     def matrix(self, theta: ArrayLike) -> NDArray[np.float64]:
         """``g(theta)``, shape (..., d, d), for angles of shape (..., m)."""
@@ -283,7 +282,7 @@ class HouseholderChart:
         return np.array(powers)
 
     def proposal(self, u: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Angles from unit-cube points by a defensive mixture, and their per-angle log density.
+        """Angles from unit-cube points by a defensive mixture, and their log density.
 
         Each polar angle with round-measure power ``a >= 1`` is drawn from
         ``q(phi) = mix / pi + (1 - mix) sin(phi)^a / Z_a``: with probability
@@ -295,7 +294,8 @@ class HouseholderChart:
         Returns
         -------
         theta : ndarray, shape (..., m)
-        log_q : ndarray, shape (..., m)
+        log_q : ndarray, shape (...)
+            Log density of ``theta`` on the box (product over the angles).
         """
         a = self._sin_powers()
         theta = u * self.upper
@@ -312,7 +312,7 @@ class HouseholderChart:
             with np.errstate(divide="ignore"):
                 log_sin = ap * np.log(np.sin(phi)) - log_z
             log_q[..., polar] = np.logaddexp(np.log(mix) - np.log(np.pi), np.log1p(-mix) + log_sin)
-        return theta, log_q
+        return theta, log_q.sum(axis=-1)
 
     def matrix(self, theta: ArrayLike) -> NDArray:
         """``g(theta)`` in storage, complex128, shape ``(..., n, n)``."""

@@ -407,7 +407,7 @@ def _chart_integral(
 
     def log_f(x: NDArray[np.float64], c: Chart) -> NDArray[np.float64]:
         theta, log_q = c.proposal(x[:, inverse].reshape(-1, n_factors, m))
-        return log_density(c, theta) - log_q.sum(axis=(-2, -1))
+        return log_density(c, theta) - log_q.sum(axis=-1)  # log_q: (B, n_factors)
 
     flat = u.reshape(-1, n_factors * m)
     chunk = min(4096, max(256, _CHUNK_FLOATS // max(1, floats_per_point)))
