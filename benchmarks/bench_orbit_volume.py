@@ -15,13 +15,25 @@ Prints three tables, all measured side by side in one run:
    ratio of squared standard errors, median over seeds.
 3. The acceptance grid d in {1..4}, N in {2, 3, 5} at default settings (the
    ``orbit_volume_table`` Dataset): estimate, closed form, s.e., z, time.
+
+``--ab REV`` instead times the real-field estimators of the current tree against
+the tree of git revision ``REV`` (e.g. ``main``) in one run: child processes,
+alternated round by round so load changes on a shared machine hit both; prints
+per case the median times, the speed ratio baseline / current (> 1: current
+faster) and the difference of the two estimates at the same seed.
+``--quick`` uses fewer rounds (3 of 3 calls instead of 5 of 5).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +43,79 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import blas_report, median_time
 
-from dlnmc.estimators import estimate_orbit_volume, orbit_volume_table
+from dlnmc.volumes import estimate_orbit_volume, orbit_volume_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Imports only names that exist in both trees (dlnmc.estimators re-exports dlnmc.volumes).
+AB_CHILD = r"""
+import json, statistics, sys, time
+import numpy as np
+from dlnmc.estimators import estimate_group_volume, estimate_orbit_volume
+kind, d, N, n, method, repeats = sys.argv[1:7]
+d, N, n, repeats = int(d), int(N), int(n), int(repeats)
+s = np.sort(np.exp(np.random.default_rng(d).uniform(-1.0, 1.0, d)))[::-1]
+if kind == "orbit":
+    call = lambda: estimate_orbit_volume(s, N, n, 0, method=method)
+else:
+    call = lambda: estimate_group_volume(d, n, 0, method=method)
+est = call()  # warm-up, and the estimate to compare
+times = []
+for _ in range(repeats):
+    t0 = time.perf_counter()
+    call()
+    times.append(time.perf_counter() - t0)
+print(json.dumps({"time": statistics.median(times), "log_volume": est.log_volume,
+                  "stderr": est.stderr}))
+"""
+
+
+def _export(rev: str, dest: Path) -> Path:
+    """Write the tree of ``rev`` to ``dest`` (git archive) and return it."""
+    with tempfile.TemporaryFile() as tmp:
+        subprocess.run(["git", "-C", str(ROOT), "archive", rev], stdout=tmp, check=True)
+        tmp.seek(0)
+        with tarfile.open(fileobj=tmp) as tar:
+            tar.extractall(dest, filter="data")
+    return dest
+
+
+def _child(tree: Path, case: tuple, repeats: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", AB_CHILD, *map(str, case), str(repeats)],
+        env=env, capture_output=True, text=True, check=True, cwd=tree,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def ab(rev: str, quick: bool) -> None:
+    """Current tree against ``rev``, alternated round by round (see the module notes)."""
+    rounds, repeats = (3, 3) if quick else (5, 5)
+    cases = [
+        ("orbit", 3, 4, 2**14, "rqmc"),
+        ("orbit", 3, 2, 2**14, "mc"),
+        ("orbit", 4, 5, 2**12, "rqmc"),
+        ("group", 4, 1, 2**14, "rqmc"),
+    ]
+    print(f"A/B: current tree vs {rev} ({rounds} alternated rounds, median of {repeats} calls)")
+    print(f"{'case':28} {'base s':>8} {'current s':>9} {'base/cur':>8} {'d log vol':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"base": _export(rev, Path(tmp) / "base"), "current": ROOT}
+        ratios = []
+        for case in cases:
+            res: dict[str, list[dict]] = {k: [] for k in trees}
+            for _ in range(rounds):  # alternate: load changes hit both trees
+                for name, tree in trees.items():
+                    res[name].append(_child(tree, case, repeats))
+            tb = statistics.median(x["time"] for x in res["base"])
+            tc = statistics.median(x["time"] for x in res["current"])
+            dlv = res["current"][0]["log_volume"] - res["base"][0]["log_volume"]
+            ratios.append(tb / tc)
+            label = f"{case[0]} d={case[1]} N={case[2]} n={case[3]} {case[4]}"
+            print(f"{label:28} {tb:8.3f} {tc:9.3f} {tb / tc:8.2f} {dlv:10.1e}", flush=True)
+        print(f"geometric mean speed ratio base/current: {statistics.geometric_mean(ratios):.2f}")
 
 
 def _s(d: int) -> np.ndarray:
@@ -97,7 +181,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--ab", metavar="REV", help="time against git revision REV instead")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
     args = parser.parse_args()
+    if args.ab:
+        ab(args.ab, args.quick)
+        return
     print(blas_report() + "\n")
     time_to_one_percent(3, 4, args.repeats)
     variance_reduction([(3, 2), (3, 3), (3, 4), (3, 5), (4, 3), (4, 5)], 2**14, args.seeds)

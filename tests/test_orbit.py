@@ -1,8 +1,11 @@
 """Uniform sampling of the orbit O_X (issue 3, item 2)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
+from dlnmc.fields import resolve_field
 from dlnmc.network import balancedness_residual, end_to_end
 from dlnmc.orbit import orbit_base_point, sample_orbit
 
@@ -96,3 +99,54 @@ def test_bad_input():
         sample_orbit([1.0], 0, 3, 0)
     with pytest.raises(ValueError):
         sample_orbit(np.zeros((2, 2)), 2, 3, 0)  # singular X
+
+
+# --- sample_orbit over the fields ------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ("real", "complex", "quaternion"))
+def test_sample_orbit_is_on_the_fiber_for_every_field(field):
+    f = resolve_field(field)
+    s, N, n = np.array([2.0, 1.0, 0.5]), 3, 200
+    W = sample_orbit(s, N, n, np.random.default_rng(4), field=field)
+    assert W.shape == (n, N, f.rep_size(3), f.rep_size(3)) and W.dtype == f.dtype
+    X = W[:, 2] @ W[:, 1] @ W[:, 0]
+    np.testing.assert_allclose(X, np.broadcast_to(f.diag_embed(s), X.shape), atol=1e-12)
+    resid = f.ct(W[:, 1:]) @ W[:, 1:] - W[:, :-1] @ f.ct(W[:, :-1])
+    assert np.abs(resid).max() < 1e-12
+    if not f.is_real:
+        f.check_matrix(W, "W", n_axes=4)
+    W0 = orbit_base_point(s, N, field=field)
+    # The gauge action is an isometry: every layer keeps the norm of the base point's.
+    np.testing.assert_allclose(f.sq_norm(W), np.broadcast_to(f.sq_norm(W0), (n, N)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("field", ["complex", "quaternion"])
+def test_sample_orbit_gauges_are_haar_over_fields(field):
+    """Q_1 = W_1 Lambda^{-1} for X = diag(s): Haar moments of the stored trace,
+    E tr Q = 0 and E |tr Q|^2 = 1 (the defining representation is irreducible)."""
+    f = resolve_field(field)
+    s, N, n = np.array([3.0, 1.0]), 2, 20_000
+    W = sample_orbit(s, N, n, np.random.default_rng(8), field=field)
+    lam = f.expand_diagonal(s ** (1.0 / N))
+    Q = W[:, 0] / lam  # W_1 = Q_1 Lambda
+    t = np.trace(Q, axis1=-2, axis2=-1)
+    for x, mean in ((t.real, 0.0), (np.abs(t) ** 2, 1.0)):
+        assert abs(_z(x, mean)) < Z_TOL
+    if f.b == 2:
+        # Decoy: the squared gauge is not Haar; E |tr U^2|^2 = min(2, d) = 2 for Haar U_2
+        # (Diaconis-Shahshahani), not 1, and the same test must see it.
+        t2 = np.abs(np.trace(Q @ Q, axis1=-2, axis2=-1)) ** 2
+        assert abs(_z(t2, 2.0)) < Z_TOL
+        assert abs(_z(t2, 1.0)) > Z_TOL
+
+
+def test_sample_orbit_matrix_input_over_c():
+    f = resolve_field("complex")
+    X = f.gaussian(2, (), 3) + 2 * np.eye(2)
+    W = sample_orbit(X, 3, 10, 1, field="complex")
+    X_back = W[:, 2] @ W[:, 1] @ W[:, 0]
+    np.testing.assert_allclose(X_back, np.broadcast_to(X, (10, 2, 2)), atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sample_orbit([2.0], 2, 3, 0, field="quaternion")
