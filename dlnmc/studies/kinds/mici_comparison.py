@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from dlnmc.studies.errors import StudyError
 from dlnmc.studies.kinds.balanced import check_law_cell, compare_with_law
 from dlnmc.studies.kinds.common import BETA, DEPTH, WIDTH, field_key
 from dlnmc.studies.registry import Kind, register_kind
@@ -118,6 +119,16 @@ def run_mici(
     return ds, tree
 
 
+def check_mici_cell(params: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
+    """The law checks of the ``balanced`` kind, and a constraint for mici to hold."""
+    if params["depth"] < 2:
+        raise StudyError(
+            "mici's constrained HMC needs depth >= 2 (at depth 1 there is no balancedness "
+            f"constraint), got depth {params['depth']}"
+        )
+    check_law_cell(params, settings)
+
+
 MICI_COMPARISON = register_kind(
     Kind(
         "mici_comparison",
@@ -131,6 +142,6 @@ MICI_COMPARISON = register_kind(
             "n_warmup": Setting(integer(0), None, "warm-up iterations (default n_draws / 2)"),
         },
         requires=(("mici", "pip install 'dlnmc[bench]'"),),
-        check_cell=check_law_cell,
+        check_cell=check_mici_cell,
     )
 )
