@@ -427,3 +427,53 @@ def test_study_kinds_form_no_import_cycle():
         if name != "dlnmc.studies":
             assert not reaches(name, name), f"{name} imports itself through a cycle"
     assert not reaches("dlnmc.studies.kinds", "dlnmc.studies.schema")
+
+
+def test_kind_with_own_grid_keys_and_array_values(tmp_path):
+    """A kind declares its own grid keys (order = result dims), array values included."""
+    from dlnmc.studies import Kind, register_kind
+    from dlnmc.studies.kinds.common import WIDTH, cell_dataset
+    from dlnmc.studies.values import GridKey, Setting, integer, number, positive_numbers
+
+    def run(params, settings, ss, progress=False):
+        start = np.asarray(params["start"])
+        return cell_dataset(["s_min"], start.min() * params["dt"], 1.0, 0.0)
+
+    register_kind(
+        Kind(
+            "_test_own_keys",
+            "test kind with grid keys of its own",
+            run,
+            {
+                "width": WIDTH,
+                "start": GridKey(positive_numbers),
+                "dt": GridKey(number(0.0, strict=True), [0.01]),
+            },
+            {"n_paths": Setting(integer(1), 4, "paths")},
+        )
+    )
+    text = """
+name = "own"
+description = "own grid keys"
+seed = 1
+kind = "_test_own_keys"
+[grid]
+width = [2]
+start = [[1.5, 0.4], [1.0, 0.9]]
+dt = [0.1, 0.05]
+"""
+    study = parse_study(text)
+    assert [c.label for c in study.cells()][:2] == [
+        "width_2_start_1.5x0.4_dt_0.1",
+        "width_2_start_1.5x0.4_dt_0.05",
+    ]
+    tree = run_study(study, tmp_path / "own.nc", progress=False)
+    ds = tree["results/_test_own_keys"].to_dataset()
+    assert ds["estimate"].dims == ("width", "start", "dt", "statistic")
+    assert ds["start"].values.tolist() == ["[1.5, 0.4]", "[1.0, 0.9]"]
+    np.testing.assert_allclose(ds["estimate"].sel(dt=0.1).values.ravel(), [0.04, 0.09])
+    from dlnmc.studies import format_results
+
+    assert "start=[1.5, 0.4]" in format_results(load_result(tmp_path / "own.nc"))
+    with pytest.raises(StudyError, match="repeated values"):
+        parse_study(text.replace("[1.0, 0.9]]", "[1.5, 0.4]]"))

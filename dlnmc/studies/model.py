@@ -14,7 +14,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Cell", "Part", "Study"]
+__all__ = ["Cell", "Part", "Study", "coordinate_value", "label_value"]
+
+
+def label_value(value: Any) -> str:
+    """A grid value in a file or group name: arrays joined by ``x``, scalars as written."""
+    if isinstance(value, list):
+        return "x".join(label_value(v) for v in value)
+    return str(value)
+
+
+def coordinate_value(value: Any) -> Any:
+    """A grid value as a result coordinate: scalars as they are, arrays as JSON text."""
+    return json.dumps(value) if isinstance(value, list) else value
 
 
 @dataclass(frozen=True)
@@ -46,8 +58,11 @@ class Cell:
 
     @property
     def label(self) -> str:
-        """A name usable as a file or group name, e.g. ``width_2_depth_3``."""
-        return "_".join(f"{k}_{v}" for k, v in self.params.items())
+        """A name usable as a file or group name, e.g. ``width_2_depth_3``.
+
+        An array-valued parameter (e.g. a start ``[1.5, 0.4]``) reads ``1.5x0.4``.
+        """
+        return "_".join(f"{k}_{label_value(v)}" for k, v in self.params.items())
 
     @property
     def key(self) -> str:

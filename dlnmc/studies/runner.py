@@ -26,7 +26,7 @@ import xarray as xr
 import dlnmc.studies.kinds  # noqa: F401
 from dlnmc.provenance import provenance_attrs
 from dlnmc.studies.errors import StudyError
-from dlnmc.studies.model import Cell, Part, Study
+from dlnmc.studies.model import Cell, Part, Study, coordinate_value
 from dlnmc.studies.registry import KINDS
 
 __all__ = [
@@ -170,7 +170,7 @@ def assemble_part(part: Part, results: list[xr.Dataset]) -> xr.Dataset:
             )
             arr[cell.index + np.ix_(*idx)] = var.values
         data[name] = ((*keys, *dims), arr)
-    coords: dict[str, Any] = {k: part.grid[k] for k in keys}
+    coords: dict[str, Any] = {k: [coordinate_value(v) for v in part.grid[k]] for k in keys}
     for dim in labels:
         if any(dim in r.coords for r in results):
             coords[dim] = labels[dim]
