@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -225,3 +226,164 @@ def test_sigint_subprocess_then_resume(tmp_path):
 
     run_study(parse_study(text), ref, progress=False)
     trees_equal(load_result(ref), load_result(out))
+
+
+# ----------------------------------------------------------------------------- every kind
+# Per kind, a good study and bad values that would otherwise fail (or mean nothing) only
+# inside a cell: each is refused by `dlnmc run` with exit 2, one line, nothing written.
+KIND_STUDIES = {
+    "entropy_sweep": """
+name = "es"
+description = "d"
+seed = 1
+kind = "entropy_sweep"
+[grid]
+width = [2]
+depth = [3]
+[settings]
+n_points = 2
+""",
+    "orbit_volume": """
+name = "ov"
+description = "d"
+seed = 1
+kind = "orbit_volume"
+[grid]
+width = [2]
+depth = [3]
+[settings]
+n_samples = 64
+""",
+    "balanced": """
+name = "bal"
+description = "d"
+seed = 1
+kind = "balanced"
+[grid]
+width = [2]
+depth = [3]
+beta = [1.0]
+[settings]
+n_draws = 10
+n_chains = 2
+""",
+    "mici_comparison": """
+name = "mici"
+description = "d"
+seed = 1
+kind = "mici_comparison"
+[grid]
+width = [2]
+depth = [3]
+beta = [1.0]
+[settings]
+n_draws = 10
+n_chains = 2
+""",
+}
+
+BAD_VALUES = [
+    # (kind, (old, new) or several such pairs, needle)
+    ("entropy_sweep", ("n_points = 2", "n_points = 0"), "n_points must be an integer >= 1, got 0"),
+    ("entropy_sweep", ("n_points = 2", "n_points = 2.5"), "n_points must be an integer"),
+    ("entropy_sweep", ("n_points = 2", "sv_range = [4.0, 0.25]"), "must be [low, high]"),
+    ("entropy_sweep", ("n_points = 2", "sv_range = [1e-10, 1e10]"), "singular to working"),
+    ("entropy_sweep", ("n_points = 2", "singular_values = [1.0, -2.0]"), "must be > 0.0"),
+    ("entropy_sweep", ("n_points = 2", "singular_values = [1.0, 2.0, 3.0]"), "has 3 values"),
+    ("entropy_sweep", ("depth = [3]", 'depth = [3]\nfield = ["complx"]'), "'complex'"),
+    (
+        "entropy_sweep",
+        (("width = [2]", "width = [20]"), ("depth = [3]", "depth = [40]"), ("= 2", "= 64")),
+        "GiB",
+    ),
+    ("orbit_volume", ("n_samples = 64", "n_samples = 1"), "n_samples must be an integer >= 2"),
+    ("orbit_volume", ("n_samples = 64", "n_samples = 100.5"), "n_samples must be an integer"),
+    ("orbit_volume", ("n_samples = 64", 'n_samples = "many"'), "must be an integer, got string"),
+    ("orbit_volume", ("n_samples = 64", 'method = "qmc"'), "did you mean 'rqmc'"),
+    ("orbit_volume", ("n_samples = 64", "sv_range = [0.0, 1.0]"), "must be > 0.0"),
+    ("orbit_volume", ("depth = [3]", 'depth = [1, 3]\nfield = ["complex"]'), "need depth >= 2"),
+    (
+        "orbit_volume",
+        (
+            ("n_samples = 64", 'n_samples = 64\nmethod = "mc"'),
+            ("= [3]", '= [3]\nfield = "quaternion"'),
+        ),
+        "use method = 'rqmc'",
+    ),
+    ("orbit_volume", ("width = [2]\ndepth = [3]", "width = 40\ndepth = 30"), "Sobol"),
+    ("orbit_volume", ("width = [2]", "width = [2.0]"), "width must be an integer, got float"),
+    ("balanced", ("width = [2]", "width = [3]"), "width <= 2"),
+    ("balanced", ("beta = [1.0]", "beta = [0.0]"), "beta must be > 0"),
+    ("balanced", ("beta = [1.0]", "beta = [1e200]"), "<= 1e+100"),
+    ("balanced", ("beta = [1.0]", "beta = [1.0]\ntarget = [0.5]"), "needs target = 0"),
+    ("balanced", ("n_chains = 2", "n_chains = 1"), "n_chains must be an integer >= 2"),
+    ("balanced", ("n_draws = 10", "n_draws = 5"), "n_draws must be an integer >= 10"),
+    (
+        "balanced",
+        ("n_chains = 2", "n_chains = 2\nn_warmup = -1"),
+        "n_warmup must be an integer >= 0",
+    ),
+    (
+        "balanced",
+        ("n_chains = 2", 'n_chains = 2\nsampler = "nuts"'),
+        "sampler = 'nuts' is not allowed",
+    ),
+    (
+        "balanced",
+        ("n_chains = 2", 'n_chains = 2\nquantiles = "yes"'),
+        "quantiles must be a boolean",
+    ),
+    ("balanced", ("depth = [3]", 'depth = [26]\nfield = ["quaternion"]'), "exceeds 400"),
+    ("balanced", ("depth = [3]", 'depth = [3]\nfield = ["octonion"]'), "is not allowed"),
+    ("mici_comparison", ("depth = [3]", "depth = [1]"), "needs depth >= 2"),
+    (
+        "mici_comparison",
+        ("depth = [3]", 'depth = [3]\nfield = ["complex"]'),
+        "expected one of 'real'",
+    ),
+    ("mici_comparison", ("width = [2]", "width = [3]"), "width <= 2"),
+    (
+        "mici_comparison",
+        ("n_chains = 2", "n_chains = 2\nquantiles = true"),
+        "unknown key 'quantiles'",
+    ),
+]
+
+
+def test_every_kind_has_bad_value_cases():
+    from dlnmc.studies import KINDS
+
+    public = {name for name in KINDS if not name.startswith("_")}
+    assert public == set(KIND_STUDIES)
+    assert {kind for kind, _, _ in BAD_VALUES} == public
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_STUDIES))
+def test_good_kind_studies_validate(kind):
+    from dlnmc.studies import KINDS, parse_study
+
+    if any(importlib.util.find_spec(m) is None for m, _ in KINDS[kind].requires):
+        pytest.skip(f"{kind} needs an optional package")
+    assert parse_study(KIND_STUDIES[kind]).cells()
+
+
+@pytest.mark.parametrize(("kind", "edit", "needle"), BAD_VALUES)
+def test_bad_kind_value_exit_2_one_line_nothing_written(tmp_path, capsys, kind, edit, needle):
+    from dlnmc.studies import KINDS
+
+    if any(importlib.util.find_spec(m) is None for m, _ in KINDS[kind].requires):
+        pytest.skip(f"{kind} needs an optional package")
+    text = KIND_STUDIES[kind]
+    for old, new in edit if isinstance(edit[0], tuple) else (edit,):
+        assert old in text, (old, text)
+        text = text.replace(old, new)
+    study = tmp_path / "bad.toml"
+    study.write_text(text)
+    out = tmp_path / "out.nc"
+    code, stdout, err = run_main(["run", str(study), "-o", str(out), "--no-progress"], capsys)
+    assert code == 2, (stdout, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("dlnmc: error: ")
+    assert needle in lines[0], lines[0]
+    assert listing(tmp_path) == ["bad.toml"]

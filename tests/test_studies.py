@@ -369,3 +369,111 @@ settings = { n_draws = 400, n_chains = 4 }
     ]
     assert list(ens["posterior"].data_vars) == ["singular_values"]
     assert "sample_stats" not in ens.children
+
+
+@pytest.mark.parametrize("field", ["real", "complex", "quaternion"])
+@pytest.mark.parametrize("n_samples", [2, 100, 1000])
+def test_orbit_volume_kind_takes_any_sample_count(n_samples, field):
+    """A count the RQMC driver cannot use as given runs rounded up, and says what ran."""
+    pytest.importorskip("dlnmc.estimators")
+    text = f"""
+name = "counts"
+description = "orbit volumes at user sample counts"
+seed = 6
+kind = "orbit_volume"
+[grid]
+width = [2]
+depth = [3]
+field = ["{field}"]
+[settings]
+n_samples = {n_samples}
+"""
+    study = parse_study(text)  # validation accepts every n_samples >= 2
+    from dlnmc.studies import run_cell
+
+    ds, _ = run_cell(study.cells()[0])
+    used = int(ds["n_samples"])
+    assert n_samples <= used < max(64, 2 * n_samples)  # the next Sobol'-balanced size
+    assert abs(float(ds["z_score"].item())) < 4.5
+    # the check can fail: the closed form of another depth is many sigmas away
+    from dlnmc import entropy_sv
+
+    wrong = float(entropy_sv(ds["singular_values"].values, 4, field=field))
+    assert abs(float(ds["estimate"].item()) - wrong) > 4.5 * float(ds["stderr"].item())
+
+
+def test_study_kinds_form_no_import_cycle():
+    """studies: errors <- values <- model <- registry <- kinds <- schema, runner (one way)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "dlnmc" / "studies"
+    graph = {}
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root.parent.parent).with_suffix("")
+        name = ".".join(p for p in rel.parts if p != "__init__")
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+        graph[name] = {d for d in deps if d.startswith("dlnmc.studies.")}
+
+    def reaches(start, goal, seen=()):
+        return any(d == goal or (d not in seen and reaches(d, goal, (*seen, d)))
+                   for d in graph.get(start, ()))  # fmt: skip
+
+    for name in graph:
+        if name != "dlnmc.studies":
+            assert not reaches(name, name), f"{name} imports itself through a cycle"
+    assert not reaches("dlnmc.studies.kinds", "dlnmc.studies.schema")
+
+
+def test_kind_with_own_grid_keys_and_array_values(tmp_path):
+    """A kind declares its own grid keys (order = result dims), array values included."""
+    from dlnmc.studies import Kind, register_kind
+    from dlnmc.studies.kinds.common import WIDTH, cell_dataset
+    from dlnmc.studies.values import GridKey, Setting, integer, number, positive_numbers
+
+    def run(params, settings, ss, progress=False):
+        start = np.asarray(params["start"])
+        return cell_dataset(["s_min"], start.min() * params["dt"], 1.0, 0.0)
+
+    register_kind(
+        Kind(
+            "_test_own_keys",
+            "test kind with grid keys of its own",
+            run,
+            {
+                "width": WIDTH,
+                "start": GridKey(positive_numbers),
+                "dt": GridKey(number(0.0, strict=True), [0.01]),
+            },
+            {"n_paths": Setting(integer(1), 4, "paths")},
+        )
+    )
+    text = """
+name = "own"
+description = "own grid keys"
+seed = 1
+kind = "_test_own_keys"
+[grid]
+width = [2]
+start = [[1.5, 0.4], [1.0, 0.9]]
+dt = [0.1, 0.05]
+"""
+    study = parse_study(text)
+    assert [c.label for c in study.cells()][:2] == [
+        "width_2_start_1.5x0.4_dt_0.1",
+        "width_2_start_1.5x0.4_dt_0.05",
+    ]
+    tree = run_study(study, tmp_path / "own.nc", progress=False)
+    ds = tree["results/_test_own_keys"].to_dataset()
+    assert ds["estimate"].dims == ("width", "start", "dt", "statistic")
+    assert ds["start"].values.tolist() == ["[1.5, 0.4]", "[1.0, 0.9]"]
+    np.testing.assert_allclose(ds["estimate"].sel(dt=0.1).values.ravel(), [0.04, 0.09])
+    from dlnmc.studies import format_results
+
+    assert "start=[1.5, 0.4]" in format_results(load_result(tmp_path / "own.nc"))
+    with pytest.raises(StudyError, match="repeated values"):
+        parse_study(text.replace("[1.0, 0.9]]", "[1.5, 0.4]]"))

@@ -9,8 +9,6 @@ import xarray as xr
 
 __all__ = ["format_results", "load_result", "plot_result"]
 
-_GRID = ("width", "depth", "beta", "target", "field")
-
 
 def load_result(path: str | Path) -> xr.DataTree:
     """Open a result file written by :func:`dlnmc.run_study` (fully loaded, file closed)."""
@@ -36,7 +34,8 @@ def format_results(tree: xr.DataTree) -> str:
     rows = []
     for part, node in tree["results"].children.items():
         ds = node.to_dataset()
-        keys = [k for k in _GRID if k in ds.dims]
+        # the grid keys, in the kind's order: every dimension of the estimate but the statistic
+        keys = [k for k in ds["estimate"].dims if k != "statistic"]
         # a field coordinate of "real" only is the default: leave it out of the labels
         shown = [k for k in keys if not (k == "field" and set(ds["field"].values) == {"real"})]
         stacked = ds[["estimate", "stderr", "closed_form", "z_score"]].stack(

@@ -10,22 +10,24 @@ file is written the same way and the checkpoint directory is removed after.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
-import platform
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from dlnmc.studies.kinds import GRID_ORDER, KINDS
-from dlnmc.studies.schema import Cell, Part, Study, StudyError
+# Importing the kinds package registers every kind (also in a Dask worker that only
+# unpickles a Cell and calls run_cell).
+import dlnmc.studies.kinds  # noqa: F401
+from dlnmc.provenance import provenance_attrs
+from dlnmc.studies.errors import StudyError
+from dlnmc.studies.model import Cell, Part, Study, coordinate_value
+from dlnmc.studies.registry import KINDS
 
 __all__ = [
     "CellFailed",
@@ -40,7 +42,6 @@ __all__ = [
 ]
 
 _ENGINE = "h5netcdf"
-_DEPENDENCIES = ("numpy", "scipy", "xarray", "h5netcdf", "arviz", "emcee", "dask", "distributed")
 
 
 class CellFailed(RuntimeError):
@@ -110,19 +111,12 @@ def run_cell(cell: Cell, progress: bool = False) -> tuple[xr.Dataset, xr.DataTre
 
 
 def provenance(study: Study) -> dict[str, Any]:
-    """Root attributes: versions, the study text and seed, the creation time."""
-    from dlnmc import __version__
+    """Root attributes of a study result: :func:`dlnmc.provenance.provenance_attrs` and the study.
 
-    attrs: dict[str, Any] = {
-        "dlnmc_version": __version__,
-        "python_version": platform.python_version(),
-    }
-    for dep in _DEPENDENCIES:
-        try:
-            attrs[f"{dep}_version"] = metadata.version(dep)
-        except metadata.PackageNotFoundError:
-            attrs[f"{dep}_version"] = "not installed"
-    attrs.update(
+    The study's name, description, TOML text, fingerprint and seed, the parts'
+    kinds (JSON) and how each cell's seed is derived.
+    """
+    return provenance_attrs(
         study_name=study.name,
         study_description=study.description,
         study_toml=study.text,
@@ -133,9 +127,7 @@ def provenance(study: Study) -> dict[str, Any]:
             "each cell: numpy.random.SeedSequence(entropy=seed, spawn_key=4 words of "
             "SHA-256 of JSON [part, params])"
         ),
-        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
-    return attrs
 
 
 def _fill_value(dtype: np.dtype) -> Any:
@@ -148,7 +140,7 @@ def assemble_part(part: Part, results: list[xr.Dataset]) -> xr.Dataset:
     Extra dimensions (``statistic``, ``sv``) are unions over cells, in order of
     first appearance; entries a cell lacks (e.g. ``mean_s3`` at width 2) are NaN.
     """
-    keys = [k for k in GRID_ORDER if k in part.grid]
+    keys = list(part.grid)  # the kind's order of grid keys
     shape = tuple(len(part.grid[k]) for k in keys)
     cells = part.cells(0)
     labels: dict[str, list[Any]] = {}
@@ -178,7 +170,7 @@ def assemble_part(part: Part, results: list[xr.Dataset]) -> xr.Dataset:
             )
             arr[cell.index + np.ix_(*idx)] = var.values
         data[name] = ((*keys, *dims), arr)
-    coords: dict[str, Any] = {k: part.grid[k] for k in keys}
+    coords: dict[str, Any] = {k: [coordinate_value(v) for v in part.grid[k]] for k in keys}
     for dim in labels:
         if any(dim in r.coords for r in results):
             coords[dim] = labels[dim]

@@ -1,8 +1,9 @@
 """Study files: TOML text -> a validated :class:`Study`.
 
 A study names one or more *parts*; each part has a *kind* (a registered cell
-function, see :mod:`dlnmc.studies.kinds`), a *grid* (the Cartesian product of
-swept parameters) and *settings* (fixed parameters of every cell). The schema
+function, see :mod:`dlnmc.studies.registry` and :mod:`dlnmc.studies.kinds`), a
+*grid* (the Cartesian product of swept parameters) and *settings* (fixed
+parameters of every cell). The schema
 is documented in ``docs/studies.md``. Every error is a :class:`StudyError`
 whose one-line message names the bad key or value and, for misspelt names,
 suggests the right one.
@@ -10,158 +11,22 @@ suggests the right one.
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import itertools
-import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# Importing the kinds package registers every kind in KINDS; no kind imports this module.
+import dlnmc.studies.kinds  # noqa: F401
+from dlnmc.studies.errors import StudyError, check_keys, suggest, type_name
+from dlnmc.studies.model import Cell, Part, Study
+from dlnmc.studies.registry import KINDS
 
 __all__ = ["Cell", "Part", "Study", "StudyError", "load_study", "parse_study"]
 
 TOP_KEYS = ("name", "description", "seed", "output", "part", "kind", "grid", "settings")
 OUTPUT_KEYS = {"ensembles": bool, "plots": bool, "ensemble_vars": list}
 PART_KEYS = ("name", "kind", "grid", "settings")
-
-
-class StudyError(ValueError):
-    """A study file or study option is invalid (the CLI exits with status 2)."""
-
-
-def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; expected one of {', '.join(repr(c) for c in choices)}"
-
-
-def check_keys(table: Mapping[str, Any], allowed: tuple[str, ...] | list[str], where: str) -> None:
-    """Raise :class:`StudyError` naming the first key of ``table`` not in ``allowed``."""
-    for key in table:
-        if key not in allowed:
-            raise StudyError(f"unknown key {key!r} in {where}{_suggest(key, tuple(allowed))}")
-
-
-def type_name(value: object) -> str:
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "float",
-        str: "string",
-        list: "array",
-        dict: "table",
-    }.get(type(value), type(value).__name__)
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One point of a part's grid.
-
-    Attributes
-    ----------
-    part : str
-        Name of the part the cell belongs to.
-    kind : str
-        Registered kind that computes the cell.
-    params : dict
-        Grid coordinates of the cell, e.g. ``{"width": 2, "depth": 3}``.
-    index : tuple of int
-        Position of the cell in the part's grid (one index per grid key).
-    settings : dict
-        The part's validated settings.
-    seed : int
-        The study seed (entropy of the cell's ``SeedSequence``).
-    """
-
-    part: str
-    kind: str
-    params: dict[str, Any]
-    index: tuple[int, ...]
-    settings: dict[str, Any]
-    seed: int
-
-    @property
-    def label(self) -> str:
-        """A name usable as a file or group name, e.g. ``width_2_depth_3``."""
-        return "_".join(f"{k}_{v}" for k, v in self.params.items())
-
-    @property
-    def key(self) -> str:
-        """A stable hexadecimal digest of (part, kind, params, settings, seed)."""
-        blob = json.dumps(
-            [self.part, self.kind, self.params, self.settings, self.seed], sort_keys=True
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-    def seed_sequence(self):
-        """``SeedSequence(entropy=seed, spawn_key=...)`` keyed by the cell's part and parameters.
-
-        The spawn key is four 32-bit words of a SHA-256 of ``(part, params)``, so a
-        cell's random stream depends only on the study seed and on the cell itself:
-        not on scheduling, on the number of workers, nor on the other grid values.
-        """
-        import numpy as np
-
-        blob = json.dumps([self.part, self.params], sort_keys=True).encode()
-        words = tuple(
-            int.from_bytes(hashlib.sha256(blob).digest()[4 * i : 4 * i + 4]) for i in range(4)
-        )
-        return np.random.SeedSequence(entropy=self.seed, spawn_key=words)
-
-
-@dataclass(frozen=True)
-class Part:
-    """A kind with its grid and settings."""
-
-    name: str
-    kind: str
-    grid: dict[str, list[Any]]
-    settings: dict[str, Any]
-
-    def cells(self, seed: int) -> list[Cell]:
-        """All cells in grid order (the last grid key varies fastest)."""
-        keys = list(self.grid)
-        out = []
-        for index in itertools.product(*(range(len(self.grid[k])) for k in keys)):
-            params = {k: self.grid[k][i] for k, i in zip(keys, index, strict=True)}
-            out.append(Cell(self.name, self.kind, params, index, self.settings, seed))
-        return out
-
-
-@dataclass(frozen=True)
-class Study:
-    """A validated study.
-
-    ``text`` is the TOML source (stored in result files for provenance).
-    """
-
-    name: str
-    description: str
-    seed: int
-    parts: tuple[Part, ...]
-    output: dict[str, Any] = field(default_factory=dict)
-    text: str = ""
-    source: str = ""
-
-    def cells(self) -> list[Cell]:
-        return [c for p in self.parts for c in p.cells(self.seed)]
-
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 of the normalized study (not of its whitespace or comments)."""
-        blob = json.dumps(
-            [
-                self.name,
-                self.seed,
-                [[p.name, p.kind, p.grid, p.settings] for p in self.parts],
-                self.output,
-            ],
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _require(table: Mapping[str, Any], key: str, typ: type, where: str) -> Any:
@@ -186,8 +51,6 @@ def parse_study(text: str, source: str = "<string>") -> Study:
         On a TOML syntax error, an unknown or missing key, a value of the wrong
         type or out of range, or an unknown kind; the message names the problem.
     """
-    from dlnmc.studies.kinds import KINDS
-
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -234,7 +97,7 @@ def parse_study(text: str, source: str = "<string>") -> Study:
         kind_name = _require(rp, "kind", str, where)
         if kind_name not in KINDS:
             raise StudyError(
-                f"unknown kind {kind_name!r} in {where}{_suggest(kind_name, tuple(KINDS))}"
+                f"unknown kind {kind_name!r} in {where}{suggest(kind_name, tuple(KINDS))}"
             )
         kind = KINDS[kind_name]
         part_name = rp.get("name", kind_name)
@@ -258,7 +121,7 @@ def parse_study(text: str, source: str = "<string>") -> Study:
         if names.count(n) > 1:
             raise StudyError(f"two parts are named {n!r}; give each [[part]] a distinct name")
     for p in parts:
-        KINDS[p.kind].check_part(p)
+        KINDS[p.kind].validate_part(p)
     return Study(name, description, seed, tuple(parts), output, text, source)
 
 

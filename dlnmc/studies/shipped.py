@@ -11,7 +11,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from dlnmc.studies.schema import StudyError
+from dlnmc.studies.errors import StudyError
 
 __all__ = ["DEFAULT_STUDY", "find_study", "shipped_studies"]
 
