@@ -92,7 +92,7 @@ def _check_layers(W: ArrayLike, field: Field, name: str = "W") -> NDArray:
     return W
 
 
-# -- the constraint on stored matrices --------------------------------------------------------
+# -- the constraint on stored matrices -----------------------------------------------------
 def constraint_jac(W: NDArray, V: NDArray, field: str | Field = "real") -> NDArray:
     """``J(W) V``, the differential of ``F``: Hermitian, shape ``(..., N-1, n, n)``.
 
@@ -122,7 +122,41 @@ def gram_apply(W: NDArray, Lam: NDArray, field: str | Field = "real") -> NDArray
     return constraint_jac(W, constraint_jac_t(W, Lam, field), field)
 
 
-# -- frames ------------------------------------------------------------------------------------
+# -- frames --------------------------------------------------------------------------------
+def _antiunitary(u: NDArray) -> NDArray:
+    """The quaternionic structure ``K u = (-conj(bottom), conj(top))`` on columns of ``C^{2d}``.
+
+    Column ``k`` of ``chi(Q)`` is mapped to column ``d + k``; ``K`` commutes with ``chi(H)``.
+    """
+    m = u.shape[-2] // 2
+    return np.concatenate([-u[..., m:, :].conj(), u[..., :m, :].conj()], axis=-2)
+
+
+def _quaternion_right_frame(X: NDArray, rtol: float = 1e3 * np.finfo(float).eps) -> NDArray:
+    """Right singular frame of ``chi(X)`` in ``chi(Sp(d))``, accurate inside near-clusters.
+
+    Like ``Field.svd`` for ``H`` (pick, per quaternionic singular value, the vector of its
+    cluster least explained by those already chosen and their ``K`` images), but with a
+    cluster tolerance at rounding level: distinct quaternionic singular values closer than
+    ``Field.svd``'s ``1e-9 s_max`` then keep their own vectors, which the frame needs
+    (a frame mixing two values ``g`` apart misses ``W = Q L Q^*`` by about ``g``).
+    """
+    _, sig, Vh = np.linalg.svd(X)
+    V = np.swapaxes(Vh.conj(), -1, -2)
+    d = X.shape[-1] // 2
+    s = sig[..., ::2]
+    tol = rtol * sig[..., :1]
+    chosen = np.zeros((*X.shape[:-2], 2 * d, 0), dtype=np.complex128)
+    for k in range(d):  # loop over the width, vectorized over the batch
+        R = V - chosen @ (np.swapaxes(chosen.conj(), -1, -2) @ V)
+        score = np.where(np.abs(sig - s[..., k : k + 1]) <= tol, np.linalg.norm(R, axis=-2), -1.0)
+        v = np.take_along_axis(R, np.argmax(score, axis=-1)[..., None, None], axis=-1)
+        v = v / np.linalg.norm(v, axis=-2, keepdims=True)
+        chosen = np.concatenate([chosen, v, _antiunitary(v)], axis=-1)
+    cols = chosen[..., 0::2]
+    return np.concatenate([cols, _antiunitary(cols)], axis=-1)
+
+
 @dataclass(frozen=True)
 class BalancedFrames:
     """Frames ``Q_0..Q_N`` and the common diagonal ``lambda`` of balanced networks.
@@ -187,11 +221,11 @@ def balanced_frames(
 ) -> BalancedFrames:
     """The Jacobi frames of balanced networks ``W`` (shape ``(..., N, n, n)``, stored).
 
-    Method (``O(N d^3)``, a loop over depth, vectorized over the batch): ``Q_0`` is the
-    right singular frame of ``W_1``; for ``p = 1..N``, ``W_p Q_{p-1} L^{-1}`` is ``Q_p``
-    on ``M``; it is rotated into the left singular frame ``U_p`` of ``W_p``, its
-    components between different clusters of ``lambda`` (relative gap above
-    ``cluster_tol``) are dropped and the rest is made unitary again (polar factor).
+    Method (``O(N d^3)``, a loop over depth, vectorized over the batch): ``Q_0`` is a
+    right singular frame of ``W_1`` (in ``G_d``). For ``p = 1..N``, ``W_p Q_{p-1} L^{-1}``
+    is ``Q_p`` on ``M``; it is rotated into the left singular frame ``U_p`` of ``W_p``,
+    its components between different clusters of ``lambda`` (relative gap above
+    ``cluster_tol``) are dropped, and the rest is made unitary again (polar factor).
     So directions between separated singular values come fresh from each layer's SVD
     (errors never compound over depth), while inside a cluster of (nearly) repeated
     values, where the frame is not unique, one consistent choice is carried along.
@@ -215,7 +249,9 @@ def balanced_frames(
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / le
     Q = np.empty((*W.shape[:-3], N + 1, *W.shape[-2:]), dtype=W.dtype)
-    Q[..., 0, :, :] = V[..., 0, :, :]
+    # Q_0 must resolve nearly repeated values to rounding (the only place inside a cluster
+    # where the choice matters); Field.svd's quaternionic clusters are wider than that.
+    Q[..., 0, :, :] = _quaternion_right_frame(W[..., 0, :, :]) if f.b == 4 else V[..., 0, :, :]
     for p in range(N):
         Up = U[..., p, :, :]
         Z = (f.ct(Up) @ W[..., p, :, :] @ Q[..., p, :, :]) * inv[..., None, :]
@@ -227,7 +263,7 @@ def balanced_frames(
     return BalancedFrames(Q, lam, f, res)
 
 
-# -- the Gram operator in the frame ------------------------------------------------------------
+# -- the Gram operator in the frame --------------------------------------------------------
 class JacobiGram:
     """The Gram operator ``K = J J^T`` at balanced points, solved in the Jacobi frame.
 
@@ -369,7 +405,7 @@ def tangent_projection(
     return fr.layers_from_frame(Vt - Nt)
 
 
-# -- position projection -----------------------------------------------------------------------
+# -- position projection -------------------------------------------------------------------
 @dataclass
 class PositionProjection:
     """Outcome of :func:`project_position_jacobi` for a batch of chains.
