@@ -221,15 +221,18 @@ def balanced_frames(
 ) -> BalancedFrames:
     """The Jacobi frames of balanced networks ``W`` (shape ``(..., N, n, n)``, stored).
 
-    Method (``O(N d^3)``, a loop over depth, vectorized over the batch): ``Q_0`` is a
-    right singular frame of ``W_1`` (in ``G_d``). For ``p = 1..N``, ``W_p Q_{p-1} L^{-1}``
-    is ``Q_p`` on ``M``; it is rotated into the left singular frame ``U_p`` of ``W_p``,
-    its components between different clusters of ``lambda`` (relative gap above
-    ``cluster_tol``) are dropped, and the rest is made unitary again (polar factor).
-    So directions between separated singular values come fresh from each layer's SVD
+    Method (``O(N d^3)``: one batched ``eigh`` of the node Grams, then a loop over depth
+    of a few matmuls, vectorized over the batch). ``Q_0`` is a right singular frame of
+    ``W_1`` (in ``G_d``) and ``lambda`` its singular values. For ``p = 1..N``,
+    ``Y = W_p Q_{p-1} L^{-1}`` is ``Q_p`` on ``M``. Its components between different
+    clusters of ``lambda`` (relative gap above ``cluster_tol``) are replaced by those of
+    the spectral projectors of ``W_p W_p^*`` (``Y -> sum_c P_c Y Pi_c``, with ``Pi_c`` the
+    frame columns of cluster ``c``), then one Newton-Schulz step makes it unitary again.
+    So directions between separated singular values come fresh from each node's Gram
     (errors never compound over depth), while inside a cluster of (nearly) repeated
-    values, where the frame is not unique, one consistent choice is carried along.
-    ``lambda`` is the mean over layers of the singular values of ``W_p``.
+    values, where the frame is not unique, one consistent choice is carried along. The
+    spectral projectors do not depend on the eigenbasis chosen inside an eigenspace, so a
+    complex ``eigh`` serves ``H`` too (its output stays in the image of ``chi``).
 
     Raises
     ------
@@ -241,22 +244,30 @@ def balanced_frames(
     if not 0.0 < cluster_tol < 1.0:
         raise ValueError(f"cluster_tol must be in (0, 1), got {cluster_tol}")
     N = W.shape[-3]
-    U, s, V = f.svd(W)  # (..., N, n, n), (..., N, d), (..., N, n, n)
-    lam = s.mean(axis=-2)
-    le = f.expand_diagonal(lam)
-    big = np.maximum(le[..., :, None], le[..., None, :])
-    same = np.abs(le[..., :, None] - le[..., None, :]) <= cluster_tol * big
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / le
-    Q = np.empty((*W.shape[:-3], N + 1, *W.shape[-2:]), dtype=W.dtype)
     # Q_0 must resolve nearly repeated values to rounding (the only place inside a cluster
     # where the choice matters); Field.svd's quaternionic clusters are wider than that.
-    Q[..., 0, :, :] = _quaternion_right_frame(W[..., 0, :, :]) if f.b == 4 else V[..., 0, :, :]
+    W1 = W[..., 0, :, :]
+    if f.b == 4:
+        Q0, lam = _quaternion_right_frame(W1), np.linalg.svd(W1, compute_uv=False)[..., ::2]
+    else:
+        _, lam, Vh = np.linalg.svd(W1)
+        Q0 = f.ct(Vh)
+    le = f.expand_diagonal(lam)
+    mu, U = np.linalg.eigh(W @ f.ct(W))  # node Grams W_p W_p^*, ascending
+    mu = np.sqrt(np.maximum(mu, 0.0))
+    # same[a, j]: eigenvalue a of the node Gram and frame column j are in one cluster
+    same = np.abs(mu[..., :, None] - le[..., None, None, :]) <= cluster_tol * np.maximum(
+        mu[..., :, None], le[..., None, None, :]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / le[..., None, :]
+    Q = np.empty((*W.shape[:-3], N + 1, *W.shape[-2:]), dtype=W.dtype)
+    Q[..., 0, :, :] = Q0
+    Uh = f.ct(U)
     for p in range(N):
-        Up = U[..., p, :, :]
-        Z = (f.ct(Up) @ W[..., p, :, :] @ Q[..., p, :, :]) * inv[..., None, :]
-        A, _, Bh = np.linalg.svd(np.where(same, Z, 0.0))
-        Q[..., p + 1, :, :] = Up @ (A @ Bh)
+        Y = (W[..., p, :, :] @ Q[..., p, :, :]) * inv
+        Y = U[..., p, :, :] @ np.where(same[..., p, :, :], Uh[..., p, :, :] @ Y, 0.0)
+        Q[..., p + 1, :, :] = Y @ (1.5 * np.eye(Y.shape[-1]) - 0.5 * (f.ct(Y) @ Y))
     frames = BalancedFrames(Q, lam, f, np.zeros(lam.shape[:-1]))
     Wt = frames.layers_to_frame(W) - f.diag_embed(lam)[..., None, :, :]
     res = np.abs(Wt).max(axis=(-3, -2, -1)) / lam[..., 0]
