@@ -75,6 +75,9 @@ __all__ = [
 # vectors are accurate to rounding / gap <= rounding / tol. 0.05 balances the two for
 # depths up to ~1000 (both below ~50 eps).
 _CLUSTER_TOL = 0.05
+# A Gram operator worse conditioned than this is treated as singular (the value the
+# constraint module uses for its block and dense factors).
+_MAX_GRAM_COND = 1e13
 
 
 def _check_layers(W: ArrayLike, field: Field, name: str = "W") -> NDArray:
@@ -234,6 +237,11 @@ def balanced_frames(
     spectral projectors do not depend on the eigenbasis chosen inside an eigenspace, so a
     complex ``eigh`` serves ``H`` too (its output stays in the image of ``chi``).
 
+    Accuracy: ``residual`` is rounding on ``M`` away from its singular stratum; the node
+    Grams square the condition number, so it degrades like ``eps (lambda_1 /
+    lambda_d)^2`` as ``lambda_d -> 0`` (where the Gram solve itself loses rank), and a
+    chain with ``lambda_d = 0`` gets NaN frames.
+
     Raises
     ------
     ValueError
@@ -264,13 +272,16 @@ def balanced_frames(
     Q = np.empty((*W.shape[:-3], N + 1, *W.shape[-2:]), dtype=W.dtype)
     Q[..., 0, :, :] = Q0
     Uh = f.ct(U)
-    for p in range(N):
-        Y = (W[..., p, :, :] @ Q[..., p, :, :]) * inv
-        Y = U[..., p, :, :] @ np.where(same[..., p, :, :], Uh[..., p, :, :] @ Y, 0.0)
-        Q[..., p + 1, :, :] = Y @ (1.5 * np.eye(Y.shape[-1]) - 0.5 * (f.ct(Y) @ Y))
-    frames = BalancedFrames(Q, lam, f, np.zeros(lam.shape[:-1]))
-    Wt = frames.layers_to_frame(W) - f.diag_embed(lam)[..., None, :, :]
-    res = np.abs(Wt).max(axis=(-3, -2, -1)) / lam[..., 0]
+    # A singular W_p (lambda_d = 0: off M) gives NaN frames for that chain only, so every
+    # solve with them fails instead of raising for the whole batch.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for p in range(N):
+            Y = (W[..., p, :, :] @ Q[..., p, :, :]) * inv
+            Y = U[..., p, :, :] @ np.where(same[..., p, :, :], Uh[..., p, :, :] @ Y, 0.0)
+            Q[..., p + 1, :, :] = Y @ (1.5 * np.eye(Y.shape[-1]) - 0.5 * (f.ct(Y) @ Y))
+        frames = BalancedFrames(Q, lam, f, np.zeros(lam.shape[:-1]))
+        Wt = frames.layers_to_frame(W) - f.diag_embed(lam)[..., None, :, :]
+        res = np.abs(Wt).max(axis=(-3, -2, -1)) / lam[..., 0]
     return BalancedFrames(Q, lam, f, res)
 
 
@@ -292,6 +303,13 @@ class JacobiGram:
         discrete sine basis (one ``scipy.fft.dst`` each way, no Python loop);
         ``"thomas"``: batched Thomas sweeps over depth (factorization built once).
         Both are exact; the sine transform is faster from depth ~16 on.
+
+    Attributes
+    ----------
+    cond : ndarray, shape (...)
+        The 2-norm condition number of ``K`` per chain, in closed form. Chains above
+        ``1e13`` (the singular stratum, ``lambda_d -> 0``) get NaN solves, so every
+        projection with them fails, as with the constraint module's factors.
     """
 
     def __init__(self, frames: BalancedFrames, method: str = "sine") -> None:
@@ -306,6 +324,18 @@ class JacobiGram:
         self.a = 2.0 * (le[..., :, None] ** 2 + le[..., None, :] ** 2)
         self.c = -2.0 * le[..., :, None] * le[..., None, :]
         n = self.n
+        # Spectrum of every entry system: a + 2 c cos(k pi / N), k = 1..N-1; together they
+        # are the spectrum of K (the frame rotation is orthogonal on Hermitian matrices).
+        cos = np.cos(np.pi * np.arange(1, n + 1) / (n + 1))[:, None, None]
+        mu = self.a[..., None, :, :] + 2.0 * self.c[..., None, :, :] * cos
+        with np.errstate(divide="ignore", invalid="ignore"):
+            #: 2-norm condition number of K per chain (inf on the singular stratum).
+            self.cond = mu.max(axis=(-3, -2, -1), initial=0.0) / mu.min(
+                axis=(-3, -2, -1), initial=np.inf
+            )
+        # As in the constraint module: a (nearly) singular K has no correct digits in its
+        # inverse, so such a chain gets NaN operators and every projection with it fails.
+        bad = ~(self.cond <= _MAX_GRAM_COND)
         if method == "thomas" and n > 0:
             # Thomas factorization: pivots den_k and multipliers w_k = c / den_k.
             den = np.empty((*self.a.shape[:-2], n, *self.a.shape[-2:]))
@@ -314,13 +344,11 @@ class JacobiGram:
                 for k in range(1, n):
                     den[..., k, :, :] = self.a - self.c**2 / den[..., k - 1, :, :]
                 self._inv_den = 1.0 / den
+            self._inv_den[bad] = np.nan
         if method == "sine" and n > 0:
-            k = np.arange(1, n + 1)
-            cos = np.cos(np.pi * k / (n + 1))  # eigenvalues of the path adjacency / 2
             with np.errstate(divide="ignore"):
-                self._inv_mu = 1.0 / (
-                    self.a[..., None, :, :] + 2.0 * self.c[..., None, :, :] * cos[:, None, None]
-                )
+                self._inv_mu = 1.0 / mu
+            self._inv_mu[bad] = np.nan
 
     def take(self, idx: NDArray[np.int_]) -> JacobiGram:
         """The operator of the chains ``idx`` (leading axis), sharing the factorization."""
@@ -471,7 +499,10 @@ def _gmres_right(matvec, precond, R: NDArray, steps: int, field: Field) -> NDArr
         v.append(w / np.where(h > 0, h, 1.0)[..., None, None, None])
     e1 = np.zeros((*R.shape[:-3], steps + 1))
     e1[..., 0] = beta
-    y = np.matvec(np.linalg.pinv(H), e1)
+    # A chain with NaN operators (singular stratum) gets a NaN step: it fails on its own.
+    finite = np.isfinite(H).all(axis=(-2, -1))
+    y = np.matvec(np.linalg.pinv(np.where(finite[..., None, None], H, 0.0)), e1)
+    y[~finite] = np.nan
     return sum(y[..., j, None, None, None] * z[j] for j in range(steps))
 
 

@@ -345,3 +345,21 @@ def test_bad_input_is_refused():
         jacobi_gram(W, REAL, method="lu")
     with pytest.raises(ValueError, match="W0 and Wt"):
         project_position_jacobi(W, W[:, :2], REAL)
+
+
+def test_singular_chain_fails_alone():
+    """A chain on the singular stratum gets NaN solves; the others are untouched."""
+    rng = np.random.default_rng(1)
+    W, _, _ = random_balanced(REAL, 3, 4, 2, rng)
+    Ws, _, _ = random_balanced(REAL, 3, 4, 1, rng, [1.0, 0.5, 0.0])
+    Wall = np.concatenate([W, Ws])
+    gram = jacobi_gram(Wall, REAL)
+    assert gram.frames.residual[:2].max() < 1e-13
+    assert (gram.cond[:2] < 1e4).all() and not gram.cond[2] < 1e13
+    R = constraint_jac(Wall, rng.standard_normal(Wall.shape), REAL)
+    x = gram.solve(R)
+    assert np.isfinite(x[:2]).all() and np.isnan(x[2]).all()
+    assert np.allclose(x[:2], jacobi_gram(W, REAL).solve(R[:2]), rtol=0, atol=1e-13)
+    res = project_position_jacobi(Wall, Wall + 0.01, REAL, gram0=gram)
+    assert res.converged.tolist() == [True, True, False]
+    assert np.array_equal(res.W[2], Wall[2])
