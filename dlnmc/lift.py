@@ -483,6 +483,8 @@ def sample_lifted(
     integration_time: float | None = None,
     max_leapfrog: int = 256,
     target_accept: float = 0.8,
+    thin: int = 1,
+    progress: bool = False,
 ) -> xr.DataTree:
     """Sample the Gibbs measure on ``M`` by drawing ``X`` from its closed-form law and lifting.
 
@@ -525,6 +527,10 @@ def sample_lifted(
         Initial step size and mean integration time in whitened units (default
         integration time 2 for the singular-value route, 3 for the power map),
         the cap on leapfrog steps per transition, the dual-averaging target.
+    thin : int
+        Keep every ``thin``-th HMC transition.
+    progress : bool
+        Show a tqdm progress bar over the HMC transitions.
 
     Returns
     -------
@@ -560,6 +566,7 @@ def sample_lifted(
     n_warmup = max(500, n_draws // 2) if n_warmup is None else _check_count(n_warmup, "n_warmup", 0)
     step_size = _check_positive(step_size, "step_size")
     max_leapfrog = _check_count(max_leapfrog, "max_leapfrog", 1)
+    thin = _check_count(thin, "thin", 1)
     target_accept = _check_positive(target_accept, "target_accept")
     if not target_accept < 1:
         raise ValueError(f"target_accept must be in (0, 1), got {target_accept!r}")
@@ -590,6 +597,8 @@ def sample_lifted(
         "integration_time": integration_time,
         "max_leapfrog": max_leapfrog,
         "target_accept": target_accept,
+        "thin": thin,
+        "progress": bool(progress),
     }
     if route == "singular_values":
         log_s, X, frames, res = _run_singular_values(d, N, beta, F, n_chains, hmc, seed, kept)
@@ -623,6 +632,7 @@ def sample_lifted(
         "integration_time": integration_time,
         "max_leapfrog": max_leapfrog,
         "target_accept": target_accept,
+        "thin": thin,
         "frozen_step_size": res.step_size,
         "keep_W": "all" if all_kept else kept.tolist(),
     }
@@ -635,6 +645,7 @@ def sample_lifted(
         "sampler": "lift",
         "route": route,
         "n_warmup": n_warmup,
+        "thin": thin,
         "settings": json.dumps(settings),
         "energy": "|X - Y|^2 / 2" if energy is None else repr(en),
         "target": None if Y is None else json.dumps(F.to_components(Y)[..., 0].tolist()

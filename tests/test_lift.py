@@ -302,6 +302,7 @@ def test_keep_W_options_and_seed():
         ({"keep_W": -2}, ValueError, "keep_W"),
         ({"target_accept": 1.5}, ValueError, "target_accept"),
         ({"step_size": 0}, ValueError, "step_size"),
+        ({"thin": 0}, ValueError, "thin"),
     ],
 )
 def test_bad_input_is_refused_before_work(kwargs, exc, match):
@@ -310,12 +311,23 @@ def test_bad_input_is_refused_before_work(kwargs, exc, match):
         sample_lifted(2, 3, **{**base, **kwargs})
 
 
+def test_thinning_keeps_every_other_transition_of_the_same_chain():
+    kw = {"beta": 1.0, "n_chains": 2, "seed": 13, "n_warmup": 30, "keep_W": "none"}
+    one = sample_lifted(3, 4, n_draws=10, **kw)
+    two = sample_lifted(3, 4, n_draws=5, thin=2, **kw)
+    a = one.posterior["log_singular_values"].values[:, 1::2]
+    assert np.array_equal(two.posterior["log_singular_values"].values, a)
+    assert two.attrs["thin"] == 2
+
+
 def test_balanced_dispatch_is_one_line():
     """``sample_balanced(..., sampler="lift")`` forwards its keywords unchanged."""
     import inspect
 
     params = inspect.signature(sample_lifted).parameters
-    for name in ("beta", "n_draws", "n_chains", "seed", "target", "field", "n_warmup", "energy"):
+    names = ("beta", "n_draws", "n_chains", "seed", "target", "field", "n_warmup", "energy",
+             "thin", "progress")  # fmt: skip
+    for name in names:
         assert name in params
 
 

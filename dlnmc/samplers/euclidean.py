@@ -140,6 +140,8 @@ def sample_hmc(
     target_accept: float = 0.8,
     dense: bool = True,
     chol: NDArray[np.float64] | None = None,
+    thin: int = 1,
+    progress: bool = False,
 ) -> HMCResult:
     """Run ``C`` HMC chains from ``q0`` (shape ``(C, n)``), all advanced together.
 
@@ -166,6 +168,10 @@ def sample_hmc(
         Dense (True) or diagonal covariance adaptation.
     chol : (n, n), optional
         Initial whitening factor (default identity).
+    thin : int
+        Keep every ``thin``-th transition after warm-up (``n_draws`` are kept).
+    progress : bool
+        Show a tqdm progress bar over the transitions.
 
     Returns
     -------
@@ -184,7 +190,12 @@ def sample_hmc(
     windows = warmup_windows(n_warmup)
     window_start = max(1, int(0.15 * n_warmup)) if windows else 0
     buffer: list[NDArray[np.float64]] = []
-    total = n_warmup + n_draws
+    total = n_warmup + n_draws * thin
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="hmc")
     draws = np.empty((n_draws, C, dim))
     names = ("acceptance_rate", "step_size", "diverging", "lp", "n_steps")
     stats = {k: np.empty((n_draws, C)) for k in names}
@@ -223,14 +234,18 @@ def sample_hmc(
                     buffer = []
                     eps = np.full(C, float(np.median(eps)))
                     adapt = DualAveraging(eps.copy(), target_accept)
-        else:
-            k = it - n_warmup
+        elif (it - n_warmup) % thin == thin - 1:
+            k = (it - n_warmup) // thin
             draws[k] = w @ chol.T
             stats["acceptance_rate"][k] = accept_prob
             stats["step_size"][k] = used_eps
             stats["diverging"][k] = diverging
             stats["lp"][k] = lp
             stats["n_steps"][k] = n_steps
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
     if n_draws == 0 or n_warmup == total:
         eps = np.full(C, float(np.median(adapt.final())))
     out = {k: np.ascontiguousarray(v.T) for k, v in stats.items()}
