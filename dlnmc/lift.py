@@ -56,6 +56,7 @@ from dlnmc.samplers.euclidean import sample_hmc
 __all__ = [
     "DEFAULT_KEEP_W_BYTES",
     "entropy_log_sv",
+    "kept_draws",
     "lift_to_manifold",
     "log_density_log_sv",
     "log_density_power_map",
@@ -371,7 +372,7 @@ def _check_positive(value: object, name: str) -> float:
     return float(value)
 
 
-def _kept_draws(keep_W: object, n_draws: int, n_chains: int, bytes_per_W: int) -> NDArray:
+def kept_draws(keep_W: object, n_draws: int, n_chains: int, bytes_per_W: int) -> NDArray:
     """Sorted draw indices (the same for every chain) whose W is lifted and stored."""
     if keep_W is None:
         fit = DEFAULT_KEEP_W_BYTES // max(1, n_chains * bytes_per_W)
@@ -586,7 +587,7 @@ def sample_lifted(
         integration_time = 2.0 if route == "singular_values" else 3.0
     integration_time = _check_positive(integration_time, "integration_time")
     bytes_per_W = N * n * n * F.dtype.itemsize
-    kept = _kept_draws(keep_W, n_draws, n_chains, bytes_per_W)
+    kept = kept_draws(keep_W, n_draws, n_chains, bytes_per_W)
 
     rng = np.random.default_rng([seed, _STREAM_MCMC])
     hmc = {

@@ -18,6 +18,7 @@ from dlnmc.entropy_fields import entropy_sv_field, log_rho_sv_field, log_sv_dens
 from dlnmc.fields import resolve_field
 from dlnmc.lift import (
     entropy_log_sv,
+    kept_draws,
     lift_to_manifold,
     log_density_log_sv,
     log_density_power_map,
@@ -238,6 +239,42 @@ def test_lift_to_manifold_gauge_is_haar_and_explicit_gauge_is_used():
 
 
 @pytest.mark.parametrize("field", FIELDS)
+def test_lifted_gauge_is_haar(field):
+    """Q_1 = W_1 V Lambda^{-1} must be Haar in G_d: E[Q] = 0 and E|tr Q|^2 = 1.
+
+    The stored (defining) representation of O_3, U_3 and Sp_3 is irreducible, so by
+    orthogonality of characters the mean of |tr Q|^2 under Haar measure is exactly 1.
+    """
+    F = resolve_field(field)
+    rng = np.random.default_rng(14)
+    U, V = F.haar(3, (2,), rng)
+    log_lam = np.array([0.4, 0.1, -0.3])
+    n_draws = 4000
+    batch = np.broadcast_to(U, (n_draws, *U.shape))
+    W = lift_to_manifold(batch, np.broadcast_to(log_lam, (n_draws, 3)),
+                         np.broadcast_to(V, batch.shape), 2, F, rng=rng)  # fmt: skip
+    lam_inv = F.expand_diagonal(np.exp(-log_lam))
+    Q = (W[:, 0] @ V) * lam_inv[None, :]
+    tr = np.trace(Q, axis1=-2, axis2=-1)
+    second = np.mean(np.abs(tr) ** 2)
+    expected = 1.0
+    se = np.std(np.abs(tr) ** 2) / np.sqrt(n_draws)
+    assert abs(second - expected) < Z_MAX * se, (second, expected, se)
+    assert np.all(np.abs(Q.mean(0)) < Z_MAX / np.sqrt(n_draws) * 1.5)
+    # Decoy: random sign flips (a gauge that keeps the orbit but is not Haar) fail the same test.
+    signs = F.diag_embed(rng.choice([-1.0, 1.0], size=(n_draws, 3))).astype(F.dtype)
+    Ws = lift_to_manifold(batch, np.broadcast_to(log_lam, (n_draws, 3)),
+                          np.broadcast_to(V, batch.shape), 2, F, gauge=signs[:, None])  # fmt: skip
+    trs = np.trace((Ws[:, 0] @ V) * lam_inv[None, :], axis1=-2, axis2=-1)
+    se_s = np.std(np.abs(trs) ** 2) / np.sqrt(n_draws)
+    assert abs(np.mean(np.abs(trs) ** 2) - expected) > Z_MAX * se_s
+    # The symmetric gauge Q_p = U (balanced_factorization without rng) is used as given.
+    Wd = lift_to_manifold(U, log_lam, V, 2, F, gauge=U[None])
+    Qd = (Wd[0] @ V) * lam_inv
+    assert np.allclose(Qd, U)
+
+
+@pytest.mark.parametrize("field", FIELDS)
 def test_tree_layout_and_attributes(field):
     tree = sample_lifted(2, 3, beta=1.0, n_draws=12, n_chains=3, seed=10, field=field, n_warmup=30)
     assert tree.attrs["assumes_entropy_formula"] == 1
@@ -281,10 +318,8 @@ def test_keep_W_options_and_seed():
     other = sample_lifted(2, 4, keep_W="all", **{**kw, "seed": 12})
     assert not np.array_equal(other.posterior["X"].values, full.posterior["X"].values)
     # Default by size: one W at d = 64, N = 1000 is 32 MB, so only a few draws keep it.
-    from dlnmc.lift import _kept_draws
-
-    assert _kept_draws(None, 1000, 4, 1000 * 64 * 64 * 8).size == 1
-    assert _kept_draws(None, 100, 4, 16 * 8 * 8 * 8).size == 100
+    assert kept_draws(None, 1000, 4, 1000 * 64 * 64 * 8).size == 1
+    assert kept_draws(None, 100, 4, 16 * 8 * 8 * 8).size == 100
 
 
 @pytest.mark.parametrize(
