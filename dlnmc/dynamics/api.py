@@ -36,6 +36,7 @@ __all__ = ["ROUTES", "langevin"]
 ROUTES = ("manifold", "singular_values")
 # States larger than this (real numbers per path and time) are not kept unless asked.
 _KEEP_W_MAX = 256
+_BATCH = 2048
 
 
 def _count(value: object, name: str, minimum: int) -> int:
@@ -129,7 +130,7 @@ def _run_batch(job: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"start W is not on the balanced manifold: residual {res:.3g}")
         else:
             X = field.diag_embed(start) if kind == "s" else start
-            gauges = np.stack([field.haar(d, N - 1, g) for g in streams.start])
+            gauges = np.stack([field.haar(d, N - 1, g) for g in streams.start_generators()])
             W0 = geo.lift(np.broadcast_to(X, (B, *X.shape)), gauges)
         rec = manifold_route.simulate_manifold(
             geo,
@@ -221,7 +222,7 @@ def _trajectory(
         traj = traj.assign_coords(component=list(field.components))
     stats = {
         "refinements": (("path", "time"), part["refinements"]),
-        "dropped": (("path", "time"), part["dropped"]),
+        "dropped": (("path", "time"), part["dropped"].astype(np.int8)),  # netCDF has no bool
     }
     if part["constraint_residual"] is not None:
         stats["constraint_residual"] = (("path", "time"), part["constraint_residual"])
@@ -245,7 +246,7 @@ def langevin(
     record_times: Sequence[float] | None = None,
     out: str | Path | None = None,
     keep_W: bool | None = None,
-    batch_size: int = 2048,
+    batch_size: int | None = None,
     n_workers: int | None = None,
     projection_tol: float = 1e-12,
     max_refine: int = 8,
@@ -288,8 +289,8 @@ def langevin(
         Stream the tree to this netCDF file (flat memory; returned lazily opened).
     keep_W : bool, optional
         Store ``W`` (manifold route); default when ``b N d^2 <= 256``.
-    batch_size : int
-        Paths advanced together.
+    batch_size : int, optional
+        Paths advanced together; default ``min(2048, ceil(n_paths / n_workers))``.
     n_workers : int, optional
         Worker processes (batches are independent; results do not depend on it).
     projection_tol : float
@@ -319,12 +320,15 @@ def langevin(
     dt = _positive(dt, "dt")
     n_paths = _count(n_paths, "n_paths", 1)
     seed = _count(seed, "seed", 0)
-    batch_size = _count(batch_size, "batch_size", 1)
+    if batch_size is not None:
+        batch_size = _count(batch_size, "batch_size", 1)
     max_refine = _count(max_refine, "max_refine", 0)
     projection_tol = _positive(projection_tol, "projection_tol")
     entropy_power = float(entropy_power)
     if n_workers is not None:
         n_workers = _count(n_workers, "n_workers", 1)
+    if batch_size is None:
+        batch_size = min(_BATCH, -(-n_paths // (n_workers or 1)))
     if not isinstance(route, str) or route not in ROUTES:
         raise ValueError(f"route must be one of {list(ROUTES)}, got {route!r}")
     if route == "manifold" and entropy_power != 1.0:

@@ -43,9 +43,9 @@ class PathStreams:
     def __init__(self, seed: int, paths: NDArray[np.int_], dim: int, block: int = 256) -> None:
         self.paths = np.asarray(paths, dtype=np.int64)
         self.dim, self.block = int(dim), int(block)
+        self.seed = int(seed)
         self.increments = [_generator(seed, int(i), _INCREMENTS) for i in self.paths]
-        self.bridge = [_generator(seed, int(i), _BRIDGE) for i in self.paths]
-        self.start = [_generator(seed, int(i), _START) for i in self.paths]
+        self._bridge: dict[int, np.random.Generator] = {}  # built on first use (rare)
         self._buf: NDArray[np.float64] | None = None
         self._next = 0
 
@@ -62,4 +62,10 @@ class PathStreams:
 
     def bridge_normals(self, j: int) -> NDArray[np.float64]:
         """Standard normals ``(dim,)`` for a bridge midpoint of the batch's path ``j``."""
-        return self.bridge[j].standard_normal(self.dim)
+        if j not in self._bridge:
+            self._bridge[j] = _generator(self.seed, int(self.paths[j]), _BRIDGE)
+        return self._bridge[j].standard_normal(self.dim)
+
+    def start_generators(self) -> list[np.random.Generator]:
+        """One generator per path for its start (the Haar gauge of a lifted start)."""
+        return [_generator(self.seed, int(i), _START) for i in self.paths]

@@ -159,11 +159,11 @@ def validate_langevin_settings(settings: Mapping[str, Any]) -> LangevinSettings:
 def _stack(summary: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     """(estimate, stderr) with a ``statistic`` dimension: mean, q10, q90."""
     est = xr.concat(
-        [summary["mean"], *(summary["quantile"].isel(prob=k) for k in range(2))],
+        [summary["mean"], *(summary["quantile"].isel(prob=k, drop=True) for k in range(2))],
         dim="statistic",
     ).drop_vars("prob", errors="ignore")
     se = xr.concat(
-        [summary["mean_se"], *(summary["quantile_se"].isel(prob=k) for k in range(2))],
+        [summary["mean_se"], *(summary["quantile_se"].isel(prob=k, drop=True) for k in range(2))],
         dim="statistic",
     ).drop_vars("prob", errors="ignore")
     return est.assign_coords(statistic=list(_STATISTICS)), se.assign_coords(

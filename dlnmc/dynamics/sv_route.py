@@ -99,24 +99,28 @@ def lambda_drift(
     # d/d lambda E(lambda^N) = E_s * N lambda^(N-1)
     g = -beta * gE * N * lam ** (N - 1) + N * (b - 1) / lam
     d = lam.shape[-1]
-    if d > 1:
-        a = lam[..., :, None]
-        c = lam[..., None, :]
+    iu, ju = np.triu_indices(d, 1)
+    if iu.size:
+        # Pair (i, j), i < j, lambda_i >= lambda_j: with r = lambda_j / lambda_i <= 1,
+        # d_i log|l_i^2N - l_j^2N| = (2N / l_i) / (1 - r^2N),
+        # d_j log|l_i^2N - l_j^2N| = -(2N / l_j) r^2N / (1 - r^2N), and the same with 2N -> 2
+        # for log|l_i^2 - l_j^2|: no power of lambda that could overflow for large N.
+        li, lj = lam[..., iu], lam[..., ju]
+        r = lj / li
         with np.errstate(divide="ignore", invalid="ignore"):
-            # d/d lambda_i of log|l_i^2N - l_j^2N| and of log|l_i^2 - l_j^2|, written through the
-            # ratio r = (l_j / l_i) so that nothing overflows for large N.
-            r = c / a
-            t1 = (2.0 * N / a) / (1.0 - r ** (2 * N))
-            t2 = (2.0 / a) / (1.0 - r**2)
-        off = ~np.eye(d, dtype=bool)
-        pair = np.where(off, 0.5 * b * (t1 + t2), 0.0).sum(axis=-1)
+            r2n, r2 = r ** (2 * N), r**2
+            a1, a2 = (2.0 * N / li) / (1.0 - r2n), (2.0 / li) / (1.0 - r2)
+            b1, b2 = -(2.0 * N / lj) * r2n / (1.0 - r2n), -(2.0 / lj) * r2 / (1.0 - r2)
+        k = entropy_power - 1.0
+        # repulsion (b/2)(t1 + t2); the decoy adds k d log D_ij = k (t1 - t2), times b/2
+        on_i = 0.5 * b * ((a1 + a2) + k * (a1 - a2))
+        on_j = 0.5 * b * ((b1 + b2) + k * (b1 - b2))
+        pair = np.zeros_like(g)
+        for p in range(iu.size):  # d(d-1)/2 pairs, vectorized over paths
+            pair[..., iu[p]] += on_i[..., p]
+            pair[..., ju[p]] += on_j[..., p]
         g = g + pair
-        if entropy_power != 1.0:
-            # d_i log D_ij = t1 - t2 (smooth at collisions), d_i log D_ii = 2(N-1)/lambda_i
-            dS = np.where(off, 0.5 * b * (t1 - t2), 0.0).sum(axis=-1)
-            dS = dS + 0.5 * (b - 1) * 2.0 * (N - 1) / lam
-            g = g + (entropy_power - 1.0) * dS
-    elif entropy_power != 1.0:
+    if entropy_power != 1.0:
         g = g + (entropy_power - 1.0) * 0.5 * (b - 1) * 2.0 * (N - 1) / lam
     return g / N
 
