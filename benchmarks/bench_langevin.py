@@ -93,7 +93,7 @@ def acceptance(n_man: int, n_sv: int, workers: int) -> None:
     half = langevin(2, 3, dt=1.25e-4, n_paths=n_man, seed=8, n_workers=workers, **ACCEPT)
     t2 = time.perf_counter()
     sv = langevin(
-        2, 3, dt=2.5e-5, n_paths=n_sv, seed=9, route="singular_values", n_workers=workers, **ACCEPT
+        2, 3, dt=5e-5, n_paths=n_sv, seed=9, route="singular_values", n_workers=workers, **ACCEPT
     )
     t3 = time.perf_counter()
     print(f"manifold {t1 - t0:.0f} s, dt/2 {t2 - t1:.0f} s, SDE {t3 - t2:.0f} s")
@@ -125,8 +125,8 @@ def acceptance(n_man: int, n_sv: int, workers: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--acceptance", action="store_true")
-    ap.add_argument("--paths", type=int, default=16000)
-    ap.add_argument("--sv-paths", type=int, default=40000)
+    ap.add_argument("--paths", type=int, default=14000)
+    ap.add_argument("--sv-paths", type=int, default=28000)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     if args.acceptance:

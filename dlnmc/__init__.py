@@ -172,3 +172,7 @@ __all__ += [
     "FieldQuadraticEnergy",
     "FieldRWM",
 ]
+
+from dlnmc.dynamics import langevin  # noqa: E402  (issue 13: Langevin dynamics)
+
+__all__ += ["langevin"]

@@ -230,7 +230,7 @@ def run_langevin_cell(settings: LangevinSettings | Mapping[str, Any], seed: int)
             st.depth,
             dt=st.dt / 2,
             n_paths=st.n_paths,
-            seed=seed,
+            seed=seed + 2,  # independent of both runs above
             route="manifold",
             **common,
         )
