@@ -54,6 +54,8 @@ ACCEPT_TIMES = (0.05, 0.1, 0.2, 0.4)
         ({"record_times": [0.015]}, "multiples of dt"),
         ({"route": "singular_values", "target": np.eye(2)}, "orthogonally invariant"),
         ({"entropy_power": 0.0}, "decoy"),
+        ({"start": np.ones((3, 2, 2))}, "singular"),
+        ({"start": np.arange(12.0).reshape(3, 2, 2) + 1}, "balanced manifold"),
     ],
 )
 def test_bad_input_is_refused_before_work(kwargs, match):

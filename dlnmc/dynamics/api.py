@@ -94,7 +94,7 @@ def _start_X_or_W(start: ArrayLike, d: int, N: int, field: Field) -> tuple[str, 
     """Classify ``start``: ``("s", (d,))`` singular values, ``("X", (n, n))`` or ``("W", ...)``."""
     a = np.asarray(start)
     n = field.rep_size(d)
-    if a.shape == (d,) and not (d == n and a.ndim == 2):
+    if a.shape == (d,):
         s = np.asarray(a, dtype=np.float64)
         if not np.all(np.isfinite(s)) or not np.all(s > 0):
             raise ValueError(f"start singular values must be finite and > 0, got {s!r}")
@@ -105,6 +105,12 @@ def _start_X_or_W(start: ArrayLike, d: int, N: int, field: Field) -> tuple[str, 
         return "X", X
     if a.shape == (N, n, n):
         W = field.check_matrix(a, "start", n_axes=3) if N > 1 else field.check_matrix(a[0])[None]
+        geo = ManifoldAdapter(d, N, field)
+        Wc = geo.to_state(W[None])
+        res = float(geo.residual_norm(Wc)[0])
+        if not res < 1e-8:
+            raise ValueError(f"start W is not on the balanced manifold: residual {res:.3g}")
+        field.singular_values(geo.phi(Wc)[0])  # raises if phi(W) is singular (not on M)
         return "W", W
     raise ValueError(
         f"start must be singular values ({d},), an X ({n}, {n}) or a W on M ({N}, {n}, {n}); "
@@ -125,9 +131,6 @@ def _run_batch(job: dict[str, Any]) -> dict[str, Any]:
         streams = PathStreams(job["seed"], paths, int(np.prod(geo.state_shape)), job["block"])
         if kind == "W":
             W0 = np.broadcast_to(geo.to_state(start[None]), (B, *geo.state_shape)).copy()
-            res = float(geo.residual_norm(W0[:1])[0])
-            if not res < 1e-8:
-                raise ValueError(f"start W is not on the balanced manifold: residual {res:.3g}")
         else:
             X = field.diag_embed(start) if kind == "s" else start
             gauges = np.stack([field.haar(d, N - 1, g) for g in streams.start_generators()])
