@@ -6,6 +6,12 @@ has its own random streams (:mod:`dlnmc.dynamics.noise`), so the output is
 bit-identical for any ``batch_size`` and ``n_workers``. With ``out`` the
 batches are streamed to a netCDF file (memory set by one batch) that is
 renamed into place only when complete.
+
+There is no ``route="observables"`` (the Riemannian Langevin equation on ``X``
+for a general target): its drift needs the divergence of ``rho_beta A_{N,X}``
+in ``X`` coordinates, and a drift is only shipped here after a generator
+identity has checked it against an independent density; for general ``X``
+that check (a ``d^2``-dimensional one) has not been done.
 """
 
 from __future__ import annotations
@@ -333,7 +339,10 @@ def langevin(
     if batch_size is None:
         batch_size = min(_BATCH, -(-n_paths // (n_workers or 1)))
     if not isinstance(route, str) or route not in ROUTES:
-        raise ValueError(f"route must be one of {list(ROUTES)}, got {route!r}")
+        raise ValueError(
+            f"route must be one of {list(ROUTES)}, got {route!r} (there is no observables "
+            "route yet: its drift has not been verified)"
+        )
     if route == "manifold" and entropy_power != 1.0:
         raise ValueError("entropy_power is a decoy of the singular-value route only")
     en = _energy(fld, energy, target)
