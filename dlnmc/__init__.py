@@ -202,3 +202,6 @@ __all__ += [
 from dlnmc.manifold import BalancedManifold  # noqa: E402
 
 __all__ += ["BalancedManifold"]
+from dlnmc.dynamics import langevin  # noqa: E402  (issue 13: Langevin dynamics)
+
+__all__ += ["langevin"]

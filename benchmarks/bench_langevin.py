@@ -1,0 +1,136 @@
+"""Langevin throughput and the acceptance case at full size.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_langevin.py                 # throughput table (short runs)
+    python benchmarks/bench_langevin.py --acceptance    # d=2, N=3 acceptance at s.e. <= 0.005
+
+Throughput: path-steps per second of the manifold route (projected
+Euler-Maruyama with Newton projection) at d = 2, 4, 8 and N = 3, 8, 16, and
+of the singular-value SDE, from short runs (a few seconds each). From the
+rates and the spread of s_1 at t = 0.4 it reports the seconds each route
+needs for s.e. 0.005 on the means of the acceptance case (d = 2, N = 3,
+beta = 1, start s = (1.5, 0.4), times 0.05-0.4).
+
+``--acceptance`` runs that case: manifold route (dt = 2.5e-4 and the dt/2
+rerun) against the SDE, printing every z-score, the dt/2 changes over their
+s.e., dropped paths and the largest constraint residual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from dlnmc.dynamics import langevin  # noqa: E402
+from dlnmc.dynamics.compare import compare_routes, route_summary  # noqa: E402
+
+ACCEPT = dict(beta=1.0, start=[1.5, 0.4], t_max=0.4, record_times=(0.0, 0.05, 0.1, 0.2, 0.4))
+
+
+def rate(d: int, N: int, route: str, n_paths: int, n_steps: int, dt: float) -> float:
+    s0 = list(np.linspace(1.5, 0.5, d))
+    t0 = time.perf_counter()
+    langevin(
+        d,
+        N,
+        beta=1.0,
+        start=s0,
+        t_max=n_steps * dt,
+        dt=dt,
+        n_paths=n_paths,
+        seed=0,
+        route=route,
+        record_times=[0.0, n_steps * dt],
+        keep_W=False,
+    )
+    return n_paths * n_steps / (time.perf_counter() - t0)
+
+
+def throughput() -> dict[tuple[int, int, str], float]:
+    out = {}
+    print(f"{'d':>3} {'N':>3} {'route':>16} {'path-steps/s':>14}")
+    for d in (2, 4, 8):
+        for N in (3, 8, 16):
+            paths = 256 if d * d * N <= 64 else (64 if d * d * N <= 256 else 16)
+            steps = 40 if d * d * N <= 256 else 10
+            r = rate(d, N, "manifold", paths, steps, 1e-4)
+            out[(d, N, "manifold")] = r
+            print(f"{d:>3} {N:>3} {'manifold':>16} {r:>14.0f}", flush=True)
+        r = rate(d, 3, "singular_values", 4096, 200, 1e-5)
+        out[(d, 3, "singular_values")] = r
+        print(f"{d:>3} {'any':>3} {'singular_values':>16} {r:>14.0f}", flush=True)
+    return out
+
+
+def seconds_to_acceptance() -> None:
+    """Seconds to s.e. 0.005 on every mean of the acceptance case, from pilot runs."""
+    for route, dt, n in (("manifold", 2.5e-4, 400), ("singular_values", 5e-5, 2000)):
+        t0 = time.perf_counter()
+        tree = langevin(2, 3, dt=dt, n_paths=n, seed=1, route=route, **ACCEPT)
+        sec = time.perf_counter() - t0
+        sd = route_summary(tree)["mean_se"].values[1:].max() * np.sqrt(n)
+        need = int(np.ceil((sd / 0.005) ** 2))
+        print(
+            f"{route:>16}: dt {dt:g}, sd(s) <= {sd:.3f} -> {need} paths for s.e. 0.005; "
+            f"{sec / n * need:.0f} s at {n * round(0.4 / dt) / sec:.0f} path-steps/s"
+        )
+
+
+def acceptance(n_man: int, n_sv: int, workers: int) -> None:
+    t0 = time.perf_counter()
+    man = langevin(2, 3, dt=2.5e-4, n_paths=n_man, seed=7, n_workers=workers, **ACCEPT)
+    t1 = time.perf_counter()
+    half = langevin(2, 3, dt=1.25e-4, n_paths=n_man, seed=8, n_workers=workers, **ACCEPT)
+    t2 = time.perf_counter()
+    sv = langevin(
+        2, 3, dt=5e-5, n_paths=n_sv, seed=9, route="singular_values", n_workers=workers, **ACCEPT
+    )
+    t3 = time.perf_counter()
+    print(f"manifold {t1 - t0:.0f} s, dt/2 {t2 - t1:.0f} s, SDE {t3 - t2:.0f} s")
+    for name, run in (("dt", man), ("dt/2", half)):
+        cmp = compare_routes(run, sv)
+        print(f"-- manifold ({name}) vs SDE; max |z| = {cmp.attrs['max_abs_z']:.2f}")
+        for k, t in enumerate(cmp["time"].values):
+            if t == 0:
+                continue
+            m = cmp["mean"].isel(time=k).values
+            se = cmp["mean_se"].isel(time=k).values
+            print(
+                f"t={t:.2f} mean {m[0].round(4)} vs {m[1].round(4)} se {se[0].round(4)} "
+                f"z_mean {cmp['z_mean'].isel(time=k).values.round(2)} "
+                f"z_q {cmp['z_quantile'].isel(time=k).values.round(2).tolist()}"
+            )
+        print(
+            f"   dropped {run.attrs['n_dropped']} of {n_man}, refinements "
+            f"{run.attrs['n_refinements']}, max residual "
+            f"{float(run['sample_stats']['constraint_residual'].max()):.2e}"
+        )
+    c = compare_routes(man, half, names=("dt", "dt/2"))
+    change = (c["mean"].sel(run="dt/2") - c["mean"].sel(run="dt")).values[1:]
+    se = np.sqrt((c["mean_se"] ** 2).sum("run")).values[1:]
+    print("dt/2 change of the means:", change.round(4).tolist())
+    print("  over combined s.e.:   ", (change / se).round(2).tolist())
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--acceptance", action="store_true")
+    ap.add_argument("--paths", type=int, default=14000)
+    ap.add_argument("--sv-paths", type=int, default=28000)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    if args.acceptance:
+        acceptance(args.paths, args.sv_paths, args.workers)
+    else:
+        throughput()
+        seconds_to_acceptance()
