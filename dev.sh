@@ -39,7 +39,8 @@ case "$cmd" in
     docs) setup "[docs]"
           # Tutorials run on one thread each; the executed notebooks are not cached between
           # builds (every figure on the site comes from this build).
-          export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
+          export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+          unset MPLBACKEND  # the kernels use the inline backend, so figures reach the page
           exec .venv/bin/sphinx-build -W --keep-going -b html docs docs/_build/html "$@" ;;
     *)    echo "usage: ./dev.sh run [STUDY.toml] [-o OUT] | ./dev.sh test [PYTEST ARGS]" \
                "| ./dev.sh docs" >&2; exit 2 ;;

@@ -94,7 +94,11 @@ DOCSTRING_FIXES: list[tuple[str, str, str]] = [
     # (object name suffix, text, replacement)
     # An indented formula after a paragraph without "::" is parsed as reST: |a| becomes a
     # substitution reference.
-    ("log_sv_density", "have density (MATH.md section 6)\n", "have density (MATH.md section 6)::\n"),
+    (
+        "log_sv_density",
+        "have density (MATH.md section 6)\n",
+        "have density (MATH.md section 6)::\n",
+    ),
 ]
 
 _STAR_SHAPE = re.compile(r"\((\*\w)")  # "shape (*size, d, d)": a bare * opens emphasis
