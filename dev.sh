@@ -2,6 +2,8 @@
 # Set up .venv with python3.12 and run dlnmc or its tests.
 #   ./dev.sh run [STUDY.toml] [-o OUT]   install dlnmc and run a study (default: quickstart)
 #   ./dev.sh test [PYTEST ARGS]          install dlnmc[test] and run the test suite
+#   ./dev.sh docs                        install dlnmc[docs] and build the site (offline,
+#                                        warnings are errors) into docs/_build/html
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,5 +36,12 @@ cmd="${1:-}"; shift || true
 case "$cmd" in
     run)  setup ""; exec .venv/bin/dlnmc run "$@" ;;
     test) setup "[test]"; .venv/bin/ruff check . ; exec .venv/bin/python -m pytest "$@" ;;
-    *)    echo "usage: ./dev.sh run [STUDY.toml] [-o OUT] | ./dev.sh test [PYTEST ARGS]" >&2; exit 2 ;;
+    docs) setup "[docs]"
+          # Tutorials run on one thread each; the executed notebooks are not cached between
+          # builds (every figure on the site comes from this build).
+          export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+          unset MPLBACKEND  # the kernels use the inline backend, so figures reach the page
+          exec .venv/bin/sphinx-build -W --keep-going -b html docs docs/_build/html "$@" ;;
+    *)    echo "usage: ./dev.sh run [STUDY.toml] [-o OUT] | ./dev.sh test [PYTEST ARGS]" \
+               "| ./dev.sh docs" >&2; exit 2 ;;
 esac
