@@ -29,6 +29,7 @@ from dlnmc.backends import Backend, MemoryBackend, NetCDFBackend, RunInfo
 from dlnmc.backends.base import balanced_singular_values as _sv_of_balanced
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
 from dlnmc.fields import REAL, Field, resolve_field
+from dlnmc.lift import sample_lifted
 from dlnmc.manifold import BalancedManifold
 from dlnmc.samplers import SAMPLERS
 
@@ -151,8 +152,12 @@ def sample_balanced(
         attribute, so the run can be repeated.
     target : array_like (d, d), optional
         ``Y`` in ``E = |X - Y|_F^2 / 2``; ``None`` means ``Y = 0``.
-    sampler : {"hmc", "rwm"}
-        :class:`~dlnmc.samplers.ConstrainedHMC` or :class:`~dlnmc.samplers.ConstrainedRWM`.
+    sampler : {"hmc", "rwm", "lift"}
+        :class:`~dlnmc.samplers.ConstrainedHMC` or :class:`~dlnmc.samplers.ConstrainedRWM`
+        (theory-free), or ``"lift"``: :func:`dlnmc.lift.sample_lifted`, which draws ``X``
+        from the closed-form law and lifts it to ``M`` with a Haar gauge. The lift
+        assumes the entropy formula (``assumes_entropy_formula = 1`` in the root
+        attributes): a tool for large studies, never a validation of the theory.
     n_warmup : int, optional
         Warm-up transitions (step-size adaptation), default ``max(200, n_draws // 2)``.
     energy : Energy, optional
@@ -223,6 +228,28 @@ def sample_balanced(
     n_chains = _check_count(n_chains, "n_chains", 1)
     thin = _check_count(thin, "thin", 1)
     n_warmup = max(200, n_draws // 2) if n_warmup is None else _check_count(n_warmup, "n_warmup", 0)
+    if sampler == "lift":
+        if out is not None or backend is not None:
+            raise ValueError(
+                "sampler='lift' returns an in-memory tree; out= and backend= are not supported"
+            )
+        # Draws X from the closed-form law and lifts it: it ASSUMES the entropy theorem
+        # (root attribute assumes_entropy_formula = 1) and never validates it.
+        return sample_lifted(
+            d,
+            N,
+            beta=beta,
+            n_draws=n_draws,
+            n_chains=n_chains,
+            seed=seed,
+            target=target,
+            field=field,
+            n_warmup=n_warmup,
+            energy=energy,
+            thin=thin,
+            progress=progress,
+            **settings,
+        )
     if not isinstance(sampler, str):
         raise TypeError(f"sampler must be a str, one of {sorted(SAMPLERS)}, got {sampler!r}")
     if sampler not in SAMPLERS:

@@ -13,6 +13,7 @@ import arviz as az
 import numpy as np
 import pytest
 
+import dlnmc
 from dlnmc.energy_fields import FieldQuadraticEnergy
 from dlnmc.entropy_fields import entropy_sv_field, log_rho_sv_field, log_sv_density_field
 from dlnmc.fields import resolve_field
@@ -29,7 +30,7 @@ from dlnmc.network import balancedness_residual, phi
 from dlnmc.network_fields import balancedness_residual_field, phi_field
 from dlnmc.reference import (
     log_density_end_to_end,
-    power_map_log_jacobian_field,
+    power_map_log_jacobian,
     reference_end_to_end,
 )
 from dlnmc.samplers.euclidean import sample_hmc, warmup_windows
@@ -93,12 +94,12 @@ def test_power_map_density_and_gradient(field):
     ref = (
         -beta * en.value(X)
         + log_rho_sv_field(sig**N, N, field)
-        + power_map_log_jacobian_field(sig, N, field)
+        + power_map_log_jacobian(sig, N, field=field)
     )
     assert np.ptp(lp - ref) < 1e-12 * max(1.0, np.abs(lp).max())
     if field == "real":
-        ref_real = log_density_end_to_end(X, N, beta, Y) + power_map_log_jacobian_field(
-            sig, N, field
+        ref_real = log_density_end_to_end(X, N, beta, Y) + power_map_log_jacobian(
+            sig, N, field=field
         )
         assert np.ptp(lp - ref_real) < 1e-12 * max(1.0, np.abs(lp).max())
     h = 1e-6
@@ -442,3 +443,16 @@ def test_general_target_matches_emcee_reference():
     # Decoy: the emcee reference with the wrong exponent of D_ij (1 instead of 1/2).
     decoy = reference_end_to_end(2, 3, beta=1.0, n_draws=3000, seed=113, target=Y, alpha=1.0)
     assert _max_z(lift, decoy) > Z_MAX
+
+
+def test_sample_balanced_dispatches_lift_and_labels_it():
+    """sample_balanced(sampler="lift") is the lifted sampler, labelled as assuming the theorem."""
+    kw = dict(beta=1.0, n_draws=20, n_chains=2, seed=4, n_warmup=50)
+    a = dlnmc.sample_balanced(2, 3, sampler="lift", **kw)
+    b = sample_lifted(2, 3, **kw)
+    assert a.attrs["assumes_entropy_formula"] == 1
+    np.testing.assert_array_equal(a.posterior["X"].values, b.posterior["X"].values)
+    with pytest.raises(ValueError, match="in-memory"):
+        dlnmc.sample_balanced(
+            2, 3, beta=1.0, n_draws=20, n_chains=2, seed=4, sampler="lift", out="x.nc"
+        )
