@@ -31,10 +31,10 @@ from dlnmc._validation import check_depth, check_width
 from dlnmc.dynamics import manifold_route, sv_route
 from dlnmc.dynamics.geometry import ManifoldAdapter
 from dlnmc.dynamics.noise import PathStreams
+from dlnmc.dynamics.records import per_step_stats, trajectory_datasets
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
 from dlnmc.energy_fields import FieldQuadraticEnergy
 from dlnmc.ensemble import provenance_attrs
-from dlnmc.entropy_fields import entropy_sv_field
 from dlnmc.fields import Field, resolve_field
 
 __all__ = ["ROUTES", "langevin"]
@@ -197,45 +197,6 @@ def _run_batch(job: dict[str, Any]) -> dict[str, Any]:
         "dropped_per_step": np.zeros(int(steps[-1]), np.int64),
         "tamed_per_step": rec.tamed,
     }
-
-
-def _entropy(s: NDArray[np.float64], N: int, field: Field) -> NDArray[np.float64]:
-    out = np.full(s.shape[:-1], np.nan)
-    ok = np.isfinite(s).all(-1) & (s > 0).all(-1)
-    if ok.any():
-        out[ok] = entropy_sv_field(s[ok], N, field.name)
-    return out
-
-
-def _trajectory(
-    part: dict[str, Any], field: Field, N: int, first: int, times: NDArray[np.float64]
-) -> tuple[xr.Dataset, xr.Dataset]:
-    """Datasets ``trajectory`` and the per-(path, time) part of ``sample_stats``."""
-    B = part["singular_values"].shape[0]
-    comp = () if field.is_real else ("component",)
-    X = part["X"] if field.is_real else field.to_components(part["X"])
-    data = {
-        "X": (("path", "time", "row", "col", *comp), X),
-        "singular_values": (("path", "time", "sv"), part["singular_values"]),
-        "energy": (("path", "time"), part["energy"]),
-        "entropy": (("path", "time"), _entropy(part["singular_values"], N, field)),
-    }
-    if part["W"] is not None:
-        W = part["W"]
-        if not field.is_real:
-            W = W.reshape(*W.shape[:-1], W.shape[-2], field.b)
-        data["W"] = (("path", "time", "layer", "row", "col", *comp), W)
-    coords = {"path": np.arange(first, first + B), "time": times}
-    traj = xr.Dataset(data, coords=coords)
-    if not field.is_real:
-        traj = traj.assign_coords(component=list(field.components))
-    stats = {
-        "refinements": (("path", "time"), part["refinements"]),
-        "dropped": (("path", "time"), part["dropped"].astype(np.int8)),  # netCDF has no bool
-    }
-    if part["constraint_residual"] is not None:
-        stats["constraint_residual"] = (("path", "time"), part["constraint_residual"])
-    return traj, xr.Dataset(stats, coords=coords)
 
 
 def langevin(
@@ -432,19 +393,12 @@ def _execute(jobs: list[dict[str, Any]], n_workers: int | None):
     return gen()
 
 
-def per_step_stats(totals: dict[str, NDArray], n_steps: int, dt: float) -> xr.Dataset:
-    """The per-step totals over paths as a Dataset on dimension ``step`` (time ``step dt``)."""
-    step = np.arange(1, n_steps + 1)
-    data = {k: (("step",), v) for k, v in totals.items()}
-    return xr.Dataset(data, coords={"step": step, "step_time": ("step", step * dt)})
-
-
 def assemble_tree(results, jobs, field: Field, N: int, times, attrs) -> xr.DataTree:
     """Concatenate batch results into the output ``DataTree`` (in memory)."""
     trajs, stats = [], []
     totals: dict[str, NDArray] = {}
     for job, part in zip(jobs, results, strict=True):
-        t, s = _trajectory(part, field, N, job["first"], times)
+        t, s = trajectory_datasets(part, field, N, job["first"], times)
         trajs.append(t)
         stats.append(s)
         for name in ("refinements_per_step", "dropped_per_step", "tamed_per_step"):

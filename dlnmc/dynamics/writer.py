@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from dlnmc.dynamics.records import per_step_stats, trajectory_datasets
 from dlnmc.ensemble import provenance_attrs
 from dlnmc.fields import Field
 from dlnmc.storage import atomic_path, encode_attrs, load_tree
@@ -59,7 +60,6 @@ def stream_tree(
     """Write batch results as they arrive; return the finished file opened lazily."""
     import h5netcdf
 
-    from dlnmc.dynamics.api import _trajectory, per_step_stats
 
     totals: dict[str, np.ndarray] = {}
     n_dropped = 0
@@ -69,7 +69,7 @@ def stream_tree(
             gs = f.create_group("sample_stats")
             start = 0
             for k, (job, part) in enumerate(zip(jobs, results, strict=True)):
-                traj, st = _trajectory(part, field, N, job["first"], times)
+                traj, st = trajectory_datasets(part, field, N, job["first"], times)
                 _write_group(gt, traj, k == 0, start)
                 _write_group(gs, st, k == 0, start)
                 start += traj.sizes["path"]
