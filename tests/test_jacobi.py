@@ -255,21 +255,22 @@ def test_matches_balanced_constraint_block_and_dense_gram():
 
 @pytest.mark.parametrize("f", [COMPLEX, QUATERNION], ids=["C", "H"])
 def test_matches_field_constraint(f):
-    """``FieldBalancedConstraint`` builds ``J J^T`` with the full adjoint: twice our ``K``."""
-    from dlnmc.constraint_fields import FieldBalancedConstraint, hermitian_coords, pack
+    """Over C and H, in the coordinates of ``BalancedConstraint(field=f)`` (dense Gram)."""
+    from dlnmc.constraint import pack
 
     rng = np.random.default_rng(6)
     d, N, C = 2, 4, 2
     W, _, _ = random_balanced(f, d, N, C, rng)
-    con = FieldBalancedConstraint(d, N, f.name)
-    fac = con.factor(pack(W, f.name))
-    R = constraint_jac(W, f.gaussian(d, (C, N), rng), f)
-    x_ref = np.matvec(fac.dense_inv, hermitian_coords(R, f.name).reshape(C, -1))
-    x = hermitian_coords(jacobi_gram(W, f).solve(R), f.name).reshape(C, -1)
-    assert np.abs(x / 2 - x_ref).max() < 1e-10 * np.abs(x_ref).max()
+    con = BalancedConstraint(d, N, field=f, mode="block")
+    Wp = pack(W, f)
+    gram = jacobi_gram(W, f)
+    r = rng.standard_normal((C, N - 1, con.m))
+    x_ref = np.linalg.solve(con.gram_dense(Wp), r.reshape(C, -1, 1)).reshape(r.shape)
+    x = gram.solve_coords(r, con.to_coords, con.from_coords)
+    assert np.abs(x - x_ref).max() < 1e-10 * np.abs(x_ref).max()
     V = f.gaussian(d, (C, N), rng)
-    P_ref = con.project_tangent(pack(W, f.name), pack(V, f.name), fac)
-    assert np.abs(pack(tangent_projection(W, V, f), f.name) - P_ref).max() < 1e-11
+    P_ref = con.project_tangent(Wp, pack(V, f), con.factor(Wp))
+    assert np.abs(pack(tangent_projection(W, V, f), f) - P_ref).max() < 1e-11
 
 
 # -- tangent projection --------------------------------------------------------------------
