@@ -12,14 +12,13 @@ sampler and its settings). Saving and loading live in :mod:`dlnmc.storage`.
 
 from __future__ import annotations
 
-import datetime as _dt
-import platform
 from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from dlnmc.provenance import provenance_attrs
 
 __all__ = ["DEFAULT_DIMS", "build_tree", "diagnostics", "provenance_attrs"]
 
@@ -85,50 +84,6 @@ def build_tree(
         children["sample_stats"] = xr.DataTree(_dataset(sample_stats, dims))
     root_attrs = {**provenance_attrs(), **{k: v for k, v in (attrs or {}).items() if v is not None}}
     return xr.DataTree(dataset=xr.Dataset(attrs=root_attrs), children=children)
-
-
-# Distributions whose versions a result file records (import names differ from
-# distribution names for none of these).
-_PROVENANCE_PACKAGES = ("numpy", "scipy", "xarray", "arviz", "h5netcdf", "emcee")
-
-
-def _dist_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def provenance_attrs(**extra: Any) -> dict[str, Any]:
-    """Root attributes that make a result file enough to reproduce it.
-
-    Parameters
-    ----------
-    **extra
-        Anything else to record, e.g. ``study=<TOML text>``, ``seed=1``,
-        ``sampler="rattle_hmc"``, ``sampler_settings={...}``. Values that
-        netCDF cannot hold as attributes (dicts, lists, bools, None) are fine
-        here: :func:`dlnmc.storage.save_tree` stores them as JSON strings
-        under ``<name>_json`` and :func:`dlnmc.storage.load_tree` decodes them.
-
-    Returns
-    -------
-    dict
-        ``dlnmc_version``, ``python_version``, ``platform``, ``<pkg>_version``
-        for numpy, scipy, xarray, arviz, h5netcdf and emcee, ``created``
-        (UTC, ISO 8601, seconds), then ``extra`` (which wins on a clash).
-    """
-    from dlnmc import __version__
-
-    attrs: dict[str, Any] = {
-        "dlnmc_version": __version__,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    attrs.update({f"{p}_version": _dist_version(p) for p in _PROVENANCE_PACKAGES})
-    attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    attrs.update(extra)
-    return attrs
 
 
 def diagnostics(
