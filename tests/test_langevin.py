@@ -280,6 +280,48 @@ def test_shipped_studies_validate():
 
 
 # --------------------------------------------------------------------------- statistics
+def _summary(route, mean, se):
+    """A route_summary-shaped Dataset: times 0 and 0.1, one singular value."""
+    mean, se = np.asarray(mean, float)[:, None], np.asarray(se, float)[:, None]
+    return xr.Dataset(
+        {
+            "mean": (("time", "sv"), mean),
+            "mean_se": (("time", "sv"), se),
+            "quantile": (("time", "sv", "prob"), mean[..., None]),
+            "quantile_se": (("time", "sv", "prob"), se[..., None]),
+            "n_paths": (("time",), [100, 100]),
+        },
+        coords={"time": [0.0, 0.1], "sv": [0], "prob": [0.1]},
+        attrs={"route": route},
+    )
+
+
+def test_max_abs_z_leaves_out_the_common_start():
+    """At t = 0 both routes sit at the start and differ by rounding (s.e. ~1e-17): a z
+    of 10 there is meaningless. It is NaN and out of max_abs_z; t > 0 counts in full."""
+    a = _summary("manifold", [1.5, 1.20], [1e-17, 0.01])
+    b = _summary("singular_values", [1.5 + 1e-16, 1.23], [1e-17, 0.01])
+    cmp = compare_routes(a, b)
+    assert np.isnan(cmp["z_mean"].sel(time=0.0).item())
+    want = 0.03 / np.sqrt(2e-4)
+    np.testing.assert_allclose(cmp["z_mean"].sel(time=0.1).item(), -want, rtol=1e-12)
+    np.testing.assert_allclose(cmp.attrs["max_abs_z"], want, rtol=1e-12)
+    # the decoy: the raw z at t = 0 is large, so keeping it would change max_abs_z
+    assert abs(1e-16 / np.sqrt(2e-34)) > 3 * want
+    # a small but real s.e. (1e-6 of the value) is not mistaken for rounding
+    c = _summary("x", [1.5, 1.2], [1e-6, 0.01])
+    d = _summary("y", [1.5 + 1e-5, 1.2], [1e-6, 0.01])
+    np.testing.assert_allclose(compare_routes(c, d).attrs["max_abs_z"], 1e-5 / np.sqrt(2e-12))
+    # real runs: the start is identical up to rounding in both routes
+    kw = dict(beta=1.0, start=[1.5, 0.4], t_max=0.02, dt=1e-3, n_paths=20, seed=5)
+    kw["record_times"] = (0.0, 0.01, 0.02)
+    real = compare_routes(langevin(2, 3, **kw), langevin(2, 3, route="singular_values", **kw))
+    assert np.isnan(real["z_mean"].sel(time=0.0).values).all()
+    assert np.isnan(real["z_quantile"].sel(time=0.0).values).all()
+    later = np.abs(real["z_mean"].values[1:]).max()
+    assert np.isfinite(later) and real.attrs["max_abs_z"] >= later
+
+
 @pytest.fixture(scope="module")
 def acceptance_runs():
     """d = 2, N = 3, beta = 1, start s = (1.5, 0.4): manifold and SDE runs (+ decoys)."""
