@@ -4,6 +4,9 @@ Usage (from the repository root)::
 
     python benchmarks/bench_langevin.py                 # throughput table (short runs)
     python benchmarks/bench_langevin.py --acceptance    # d=2, N=3 acceptance at s.e. <= 0.005
+    python benchmarks/bench_langevin.py --acceptance --case d3 --dt 1e-3 --paths 6000 \
+        --sv-paths 24000                                # d=3, N=4, beta=0.5, s=(1.5, 0.8, 0.4)
+    python benchmarks/bench_langevin.py --long-time --paths 1000   # t = 20 against quadrature
 
 Throughput: path-steps per second of the manifold route (projected
 Euler-Maruyama with Newton projection) at d = 2, 4, 8 and N = 3, 8, 16, and
@@ -35,6 +38,11 @@ from dlnmc.dynamics import langevin  # noqa: E402
 from dlnmc.dynamics.compare import compare_routes, route_summary  # noqa: E402
 
 ACCEPT = dict(beta=1.0, start=[1.5, 0.4], t_max=0.4, record_times=(0.0, 0.05, 0.1, 0.2, 0.4))
+# The acceptance cases: (width, depth, common keyword arguments).
+CASES = {
+    "d2": (2, 3, ACCEPT),
+    "d3": (3, 4, {**ACCEPT, "beta": 0.5, "start": [1.5, 0.8, 0.4]}),
+}
 
 
 def rate(d: int, N: int, route: str, n_paths: int, n_steps: int, dt: float) -> float:
@@ -86,14 +94,19 @@ def seconds_to_acceptance() -> None:
         )
 
 
-def acceptance(n_man: int, n_sv: int, workers: int) -> None:
+def acceptance(case: str, dt: float, n_man: int, n_sv: int, workers: int) -> None:
+    d, N, kw = CASES[case]
+    print(
+        f"== acceptance {case}: d={d} N={N} beta={kw['beta']} start={kw['start']} dt={dt:g} "
+        f"(dt/2 rerun independent), {n_man} manifold paths, {n_sv} SDE paths at dt/5"
+    )
     t0 = time.perf_counter()
-    man = langevin(2, 3, dt=2.5e-4, n_paths=n_man, seed=7, n_workers=workers, **ACCEPT)
+    man = langevin(d, N, dt=dt, n_paths=n_man, seed=7, n_workers=workers, keep_W=False, **kw)
     t1 = time.perf_counter()
-    half = langevin(2, 3, dt=1.25e-4, n_paths=n_man, seed=8, n_workers=workers, **ACCEPT)
+    half = langevin(d, N, dt=dt / 2, n_paths=n_man, seed=8, n_workers=workers, keep_W=False, **kw)
     t2 = time.perf_counter()
     sv = langevin(
-        2, 3, dt=5e-5, n_paths=n_sv, seed=9, route="singular_values", n_workers=workers, **ACCEPT
+        d, N, dt=dt / 5, n_paths=n_sv, seed=9, route="singular_values", n_workers=workers, **kw
     )
     t3 = time.perf_counter()
     print(f"manifold {t1 - t0:.0f} s, dt/2 {t2 - t1:.0f} s, SDE {t3 - t2:.0f} s")
@@ -117,20 +130,65 @@ def acceptance(n_man: int, n_sv: int, workers: int) -> None:
         )
     c = compare_routes(man, half, names=("dt", "dt/2"))
     change = (c["mean"].sel(run="dt/2") - c["mean"].sel(run="dt")).values[1:]
+    se1 = c["mean_se"].sel(run="dt").values[1:]
     se = np.sqrt((c["mean_se"] ** 2).sum("run")).values[1:]
+    print("max s.e. of the means (dt run):", float(se1.max()).__round__(4))
     print("dt/2 change of the means:", change.round(4).tolist())
     print("  over combined s.e.:   ", (change / se).round(2).tolist())
+    print("  over the dt run's s.e.:", (change / se1).round(2).tolist())
+
+
+def long_time(n_paths: int, dt: float, workers: int) -> None:
+    """d = 2, N = 3, beta = 1: the manifold route's law at t = 20 against the quadrature law."""
+    from dlnmc.sv_law import sv_law_moments
+
+    t0 = time.perf_counter()
+    tree = langevin(
+        2,
+        3,
+        beta=1.0,
+        start=[1.5, 0.4],
+        t_max=20.0,
+        dt=dt,
+        n_paths=n_paths,
+        seed=41,
+        record_times=[0.0, 10.0, 20.0],
+        n_workers=workers,
+        keep_W=False,
+    )
+    sec = time.perf_counter() - t0
+    summ = route_summary(tree).sel(time=20.0)
+    print(
+        f"== long time: d=2 N=3 beta=1 start (1.5, 0.4), t=20, dt={dt:g}, {n_paths} paths, "
+        f"{sec:.0f} s, dropped {tree.attrs['n_dropped']}, max residual "
+        f"{float(tree['sample_stats']['constraint_residual'].max()):.2e}"
+    )
+    for label, alpha in (("law (quadrature)", None), ("decoy law without e^S", 1.0)):
+        extra = {} if alpha is None else {"alpha": alpha}
+        law = sv_law_moments(2, 3, 1.0, "real", (0.1, 0.9), **extra)
+        z_m = (summ["mean"].values - law.mean) / summ["mean_se"].values
+        z_q = (summ["quantile"].values - law.quantiles.T) / summ["quantile_se"].values
+        print(
+            f"{label:>22}: mean {law.mean.round(4)} vs {summ['mean'].values.round(4)} "
+            f"(se {summ['mean_se'].values.round(4)}); z_mean {z_m.round(2)}, "
+            f"z_q10/q90 {z_q.round(2).tolist()}"
+        )
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--acceptance", action="store_true")
+    ap.add_argument("--long-time", action="store_true")
+    ap.add_argument("--case", choices=sorted(CASES), default="d2")
+    ap.add_argument("--dt", type=float, default=None, help="default 2.5e-4 (2e-3 long time)")
     ap.add_argument("--paths", type=int, default=14000)
     ap.add_argument("--sv-paths", type=int, default=28000)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     if args.acceptance:
-        acceptance(args.paths, args.sv_paths, args.workers)
+        acceptance(args.case, args.dt or 2.5e-4, args.paths, args.sv_paths, args.workers)
+    elif args.long_time:
+        long_time(args.paths, args.dt or 2e-3, args.workers)
     else:
         throughput()
         seconds_to_acceptance()

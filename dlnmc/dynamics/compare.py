@@ -21,6 +21,7 @@ from scipy import stats
 
 __all__ = [
     "compare_routes",
+    "comparison_from_cell",
     "dt_halving",
     "integrated_autocorrelation_time",
     "plot_comparison",
@@ -147,6 +148,42 @@ def compare_routes(
     finite = np.concatenate([np.ravel(z_mean.values), np.ravel(z_q.values)])
     finite = finite[np.isfinite(finite)]
     out.attrs["max_abs_z"] = float(np.abs(finite).max()) if finite.size else float("nan")
+    return out
+
+
+def comparison_from_cell(cell: xr.Dataset, names: tuple[str, str] = ("manifold", "sde")):
+    """A ``langevin`` study cell as a :func:`compare_routes`-shaped Dataset (for plots).
+
+    Parameters
+    ----------
+    cell : xarray.Dataset
+        One cell of a ``langevin`` study result (dims ``statistic`` = mean, q10,
+        q90, ``time``, ``sv``; ``estimate`` the manifold route, ``closed_form`` the SDE).
+    names : pair of str
+        Labels of the two runs.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean``, ``quantile (prob = 0.1, 0.9)`` over ``run``, ``time``, ``sv``;
+        ``z_mean``; attribute ``max_abs_z`` over every finite z-score of the cell.
+    """
+    runs = [cell["estimate"], cell["closed_form"]]
+    mean = xr.concat([r.sel(statistic="mean", drop=True) for r in runs], dim="run")
+    quant = xr.concat(
+        [
+            xr.concat(
+                [r.sel(statistic=q, drop=True) for q in ("q10", "q90")], dim="prob"
+            ).assign_coords(prob=[0.1, 0.9])
+            for r in runs
+        ],
+        dim="run",
+    )
+    out = xr.Dataset({"mean": mean, "quantile": quant}).assign_coords(run=list(names))
+    out = out.assign(z_mean=cell["z_score"].sel(statistic="mean", drop=True))
+    z = np.abs(np.ravel(cell["z_score"].values))
+    z = z[np.isfinite(z)]
+    out.attrs["max_abs_z"] = float(z.max()) if z.size else float("nan")
     return out
 
 

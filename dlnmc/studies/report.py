@@ -178,6 +178,9 @@ def plot_result(tree: xr.DataTree, result_path: str | Path) -> list[Path]:
                 attempt(
                     plots.plot_orbit_volumes, one, Path(f"{stem}_{part}{suffix}_orbit_volumes.png")
                 )
+        if ds.attrs.get("kind") == "langevin":
+            for label, cell in _langevin_cells(ds):
+                attempt(_plot_langevin_cell, cell, Path(f"{stem}_{part}_{label}_langevin.png"))
     if "ensembles" in tree.children:
         for part, node in tree["ensembles"].children.items():
             for label, ens in node.children.items():
@@ -198,6 +201,57 @@ def plot_result(tree: xr.DataTree, result_path: str | Path) -> list[Path]:
         _plot_z_fallback(tree, p)
     written.append(p)
     return written
+
+
+def _langevin_cells(ds: xr.Dataset):
+    """``(label, cell Dataset)`` for every grid point of a ``langevin`` part."""
+    import itertools
+
+    from dlnmc.studies.model import label_value
+
+    keys = [k for k in ds["estimate"].dims if k not in ("statistic", "time", "sv")]
+    for values in itertools.product(*(ds[k].values.tolist() for k in keys)):
+        cell = ds.sel(dict(zip(keys, values, strict=True)))
+        if not np.isfinite(cell["estimate"].values).any():
+            continue
+        cell = cell.dropna("sv", how="all", subset=["estimate"])  # padding of a narrower cell
+        label = "_".join(
+            f"{k}_{label_value(v)}".replace("[", "").replace("]", "").replace(", ", "x")
+            for k, v in zip(keys, values, strict=True)
+        )
+        yield label, cell
+
+
+def _plot_langevin_cell(cell: xr.Dataset, path: Path) -> Path:
+    """Means and 10-90% bands against time, manifold route beside the SDE (and equilibrium)."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dlnmc.dynamics.compare import comparison_from_cell, plot_comparison
+
+    eq = None
+    width, depth = int(cell["width"]), int(cell["depth"])
+    field = str(cell["field"].item()) if "field" in cell.coords else "real"
+    if width <= 2:  # the quadrature of the equilibrium law is available
+        from dlnmc.sv_law import sv_law_moments
+
+        law = sv_law_moments(width, depth, float(cell["beta"]), field, (0.1, 0.9))
+        eq = {"mean": law.mean, "quantiles": law.quantiles}
+    fig = plot_comparison(comparison_from_cell(cell), equilibrium=eq)
+    start = cell["start"].item()
+    start = json.loads(start) if isinstance(start, str) else start
+    fig.axes[0].set_title(
+        f"d={width} N={depth} beta={float(cell['beta']):g} start={start} "
+        f"dt={float(cell['dt']):g}: " + fig.axes[0].get_title(),
+        fontsize=8,
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _label_value(label: str, key: str) -> str:

@@ -13,6 +13,10 @@ balanced (:mod:`.balanced`)
     optionally 10%/90% quantiles) of the singular values against the
     closed-form law of MATH.md section 6, or section 8 with the optional grid
     key ``field`` (``dlnmc.sv_law.sv_law_moments``).
+langevin (:mod:`.langevin`)
+    Langevin dynamics on the balanced manifold (theory-free) against the
+    singular-value SDE of the theory: means and 10%/90% quantiles of each
+    singular value at recorded times (``dlnmc.langevin``).
 mici_comparison (:mod:`.mici_comparison`)
     The same singular-value check with mici's constrained HMC as the sampler
     (needs the ``bench`` extra).
@@ -24,6 +28,7 @@ A new kind is a new module here that calls
 from dlnmc.studies.kinds.balanced import compare_with_law, run_balanced, sv_law_means
 from dlnmc.studies.kinds.common import cell_dataset
 from dlnmc.studies.kinds.entropy_sweep import run_entropy_sweep
+from dlnmc.studies.kinds.langevin import run_langevin
 from dlnmc.studies.kinds.mici_comparison import run_mici
 from dlnmc.studies.kinds.orbit_volume import run_orbit_volume
 from dlnmc.studies.registry import KINDS, Kind, register_kind
@@ -36,6 +41,7 @@ __all__ = [
     "register_kind",
     "run_balanced",
     "run_entropy_sweep",
+    "run_langevin",
     "run_mici",
     "run_orbit_volume",
     "sv_law_means",
