@@ -67,8 +67,8 @@ def test_missing_study_file(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert err.strip().splitlines() == [
         "dlnmc: error: study file not found: no_such_study.toml; "
-        "shipped studies: balanced_fields, entropy_depth, mici_comparison, orbit_volumes, "
-        "orbit_volumes_fields, "
+        "shipped studies: balanced_fields, entropy_depth, langevin_entropic_force, "
+        "langevin_quick, mici_comparison, orbit_volumes, orbit_volumes_fields, "
         "quickstart, sv_law"
     ]
     code, _, err = run_main(["run", "quickstrat"], capsys)
@@ -112,6 +112,8 @@ def test_list_and_version(capsys):
     assert names == [
         "balanced_fields",
         "entropy_depth",
+        "langevin_entropic_force",
+        "langevin_quick",
         "mici_comparison",
         "orbit_volumes",
         "orbit_volumes_fields",
@@ -267,6 +269,22 @@ beta = [1.0]
 n_draws = 10
 n_chains = 2
 """,
+    "langevin": """
+name = "lv"
+description = "d"
+seed = 1
+kind = "langevin"
+[grid]
+width = [2]
+depth = [3]
+beta = [1.0]
+start = [[1.5, 0.4]]
+dt = [1e-3]
+[settings]
+t_max = 0.01
+n_paths = 20
+record_times = [0.005, 0.01]
+""",
     "mici_comparison": """
 name = "mici"
 description = "d"
@@ -335,6 +353,20 @@ BAD_VALUES = [
     ),
     ("balanced", ("depth = [3]", 'depth = [26]\nfield = ["quaternion"]'), "exceeds 400"),
     ("balanced", ("depth = [3]", 'depth = [3]\nfield = ["octonion"]'), "is not allowed"),
+    ("langevin", ("dt = [1e-3]", "dt = [3e-3]"), "t_max = 0.01 must be a multiple of dt"),
+    ("langevin", ("dt = [1e-3]", "dt = [0.0]"), "dt must be > 0.0"),
+    ("langevin", ("[0.005, 0.01]", "[0.0055, 0.01]"), "0.0055 is not a multiple of dt"),
+    ("langevin", ("[0.005, 0.01]", "[0.01, 0.005]"), "strictly increasing"),
+    ("langevin", ("[0.005, 0.01]", "[0.005, 0.02]"), "<= t_max"),
+    ("langevin", ("start = [[1.5, 0.4]]", "start = [[1.5, 0.4, 0.1]]"), "2 singular values"),
+    ("langevin", ("start = [[1.5, 0.4]]", "start = [[1.5, -0.4]]"), "must be > 0.0"),
+    ("langevin", ("beta = [1.0]", "beta = [0.0]"), "beta must be finite and > 0"),
+    ("langevin", ("n_paths = 20", "n_paths = 1"), "n_paths must be an integer >= 2"),
+    ("langevin", ("n_paths = 20\n", ""), "missing langevin setting(s) ['n_paths']"),
+    ("langevin", ("n_paths = 20", "n_paths = 20\nnoise = 1"), "unknown key 'noise'"),
+    ("langevin", ("n_paths = 20", "n_paths = 20\ncheck_half_dt = 1"), "must be a boolean"),
+    ("langevin", ("depth = [3]", 'depth = [3]\nfield = ["complx"]'), "'complex'"),
+    ("langevin", ("n_paths = 20", "n_paths = 2000000"), "GiB"),
     ("mici_comparison", ("depth = [3]", "depth = [1]"), "needs depth >= 2"),
     (
         "mici_comparison",

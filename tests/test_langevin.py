@@ -11,6 +11,8 @@ Tolerances are fixed in advance: ``|z| < 4.5``; decoys must reach ``|z| > 10``.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -261,10 +263,11 @@ def test_shipped_studies_validate():
     import tomllib
     from pathlib import Path
 
-    import dlnmc.dynamics
+    import dlnmc
 
-    folder = Path(dlnmc.dynamics.__file__).parent / "studies"
-    files = sorted(folder.glob("*.toml"))
+    # shipped with the other studies (dlnmc run NAME); the kind's own checks are tested below
+    folder = Path(dlnmc.__file__).parent / "studies_data"
+    files = sorted(folder.glob("langevin*.toml"))
     assert len(files) >= 2
     for path in files:
         study = tomllib.loads(path.read_text())
@@ -277,6 +280,95 @@ def test_shipped_studies_validate():
             validate_langevin_settings(
                 {**study["settings"], **dict(zip(keys, values, strict=True))}
             )
+
+
+LV_STUDY = """
+name = "lv"
+description = "tiny langevin study"
+seed = 5
+kind = "langevin"
+[grid]
+width = [2]
+depth = [3]
+beta = [1.0]
+start = [[1.5, 0.4]]
+dt = [1e-3, 5e-4]
+[settings]
+t_max = 0.01
+n_paths = 20
+record_times = [0.005, 0.01]
+sv_paths_ratio = 2
+check_half_dt = true
+"""
+
+
+def test_dlnmc_run_langevin_study_end_to_end(tmp_path, capsys):
+    from dlnmc.cli import main
+    from dlnmc.studies import load_result
+
+    study = tmp_path / "lv.toml"
+    study.write_text(LV_STUDY)
+    out = tmp_path / "r.nc"
+    assert main(["run", str(study), "-o", str(out), "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "24 checks, max |z| =" in stdout and "start=[1.5, 0.4]" in stdout
+    assert len(list(tmp_path.glob("r_langevin_*_langevin.png"))) == 2
+    ds = load_result(out)["results/langevin"].to_dataset()
+    grid = ("width", "depth", "beta", "start", "dt")
+    assert ds["estimate"].dims == (*grid, "statistic", "time", "sv")
+    assert ds.attrs["kind"] == "langevin"
+    assert float(ds["max_constraint_residual"].max()) < 1e-10
+    assert int(ds["n_dropped"].sum()) == 0
+    assert "half_dt_change_over_se" in ds
+    z = ds["z_score"].values
+    assert np.isfinite(z).all()
+    # the table's z is (manifold - SDE) / combined s.e.
+    np.testing.assert_allclose(z, (ds["estimate"] - ds["closed_form"]) / ds["stderr"])
+
+
+def test_langevin_study_resumes_to_the_same_file(tmp_path, monkeypatch):
+    """Interrupt after the first cell; --resume computes only the second; same bits."""
+    import dataclasses
+
+    from dlnmc.studies import KINDS, StudyInterrupted, parse_study, run_study
+    from tests.studyhelpers import trees_equal
+
+    study = parse_study(LV_STUDY)
+    ref = run_study(study, tmp_path / "ref.nc", progress=False)
+    kind = KINDS["langevin"]
+    calls = []
+
+    def interrupting(params, settings, ss, progress=False):
+        calls.append(params["dt"])
+        if params["dt"] == 5e-4 and os.environ.get("LV_INTERRUPT"):
+            raise KeyboardInterrupt
+        return kind.run(params, settings, ss, progress)
+
+    monkeypatch.setitem(KINDS, "langevin", dataclasses.replace(kind, run=interrupting))
+    monkeypatch.setenv("LV_INTERRUPT", "1")
+    out = tmp_path / "run.nc"
+    with pytest.raises(StudyInterrupted):
+        run_study(study, out, progress=False)
+    assert not out.exists()
+    monkeypatch.delenv("LV_INTERRUPT")
+    calls.clear()
+    got = run_study(study, out, resume=True, progress=False)
+    assert calls == [5e-4]  # only the unfinished cell
+    trees_equal(ref, got)
+
+
+@pytest.mark.slow
+def test_shipped_quick_study_runs_and_agrees(tmp_path, capsys, monkeypatch):
+    """``dlnmc run langevin_quick``: every mean and quantile within 4.5 combined s.e."""
+    from dlnmc.cli import main
+    from dlnmc.studies import load_result
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "langevin_quick", "-o", "q.nc", "--no-progress", "--no-plots"]) == 0
+    ds = load_result(tmp_path / "q.nc")["results/langevin"].to_dataset()
+    z = ds["z_score"].values
+    assert np.isfinite(z).all() and np.abs(z).max() < Z_TOL, z
+    assert int(ds["n_dropped"].sum()) == 0
 
 
 # --------------------------------------------------------------------------- statistics
