@@ -3,7 +3,8 @@
 Validation of every argument happens before any work. Paths are simulated
 in batches (vectorized), optionally split over worker processes; every path
 has its own random streams (:mod:`dlnmc.dynamics.noise`), so the output is
-bit-identical for any ``batch_size`` and ``n_workers``. With ``out`` the
+bit-identical for any ``batch_size`` and ``n_workers``, and on a
+``dask.distributed`` cluster (``scheduler``). With ``out`` the
 batches are streamed to a netCDF file (memory set by one batch) that is
 renamed into place only when complete.
 
@@ -218,6 +219,7 @@ def langevin(
     keep_W: bool | None = None,
     batch_size: int | None = None,
     n_workers: int | None = None,
+    scheduler: Any = None,
     projection_tol: float = 1e-12,
     max_refine: int = 8,
     entropy_power: float = 1.0,
@@ -263,6 +265,11 @@ def langevin(
         Paths advanced together; default ``min(2048, ceil(n_paths / n_workers))``.
     n_workers : int, optional
         Worker processes (batches are independent; results do not depend on it).
+    scheduler : distributed.Client or str, optional
+        Run the batches as tasks of a ``dask.distributed`` cluster: a connected
+        ``Client`` or a scheduler address (connected before any work). At most
+        twice as many batches as the cluster has worker threads are in flight,
+        so a streamed run keeps flat memory. Not together with ``n_workers``.
     projection_tol : float
         Newton tolerance of the projection (largest constraint coordinate).
     max_refine : int
@@ -297,8 +304,8 @@ def langevin(
     entropy_power = float(entropy_power)
     if n_workers is not None:
         n_workers = _count(n_workers, "n_workers", 1)
-    if batch_size is None:
-        batch_size = min(_BATCH, -(-n_paths // (n_workers or 1)))
+    if scheduler is not None and n_workers is not None:
+        raise ValueError("give n_workers (local processes) or scheduler (dask), not both")
     if not isinstance(route, str) or route not in ROUTES:
         raise ValueError(
             f"route must be one of {list(ROUTES)}, got {route!r} (there is no observables "
@@ -343,6 +350,11 @@ def langevin(
         "entropy_power": entropy_power,
         "block": 256,
     }
+    # connect last: every argument is checked before a cluster is touched
+    client = _dask_client(scheduler) if scheduler is not None else None
+    if batch_size is None:
+        split = n_workers or (_dask_threads(client) if client is not None else 1)
+        batch_size = min(_BATCH, -(-n_paths // split))
     jobs = [
         {**base, "first": a, "stop": min(a + batch_size, n_paths)}
         for a in range(0, n_paths, batch_size)
@@ -373,7 +385,10 @@ def langevin(
             np.asarray(fld.to_components(start_arr) if kind != "s" else start_arr).tolist()
         ),
     }
-    results = _execute(jobs, n_workers)
+    if client is None:
+        results = _execute(jobs, n_workers)
+    else:
+        results = _execute_dask(jobs, client, close=client is not scheduler)
     if out is not None:
         from dlnmc.dynamics.writer import stream_tree
 
@@ -389,6 +404,56 @@ def _execute(jobs: list[dict[str, Any]], n_workers: int | None):
     def gen():
         with ProcessPoolExecutor(max_workers=n_workers) as pool:
             yield from pool.map(_run_batch, jobs)
+
+    return gen()
+
+
+def _dask_client(scheduler: Any):
+    """A connected ``distributed.Client`` from a Client or an address (before any work)."""
+    if hasattr(scheduler, "submit") and hasattr(scheduler, "gather"):
+        return scheduler
+    if not isinstance(scheduler, str):
+        raise TypeError(
+            f"scheduler must be a distributed.Client or an address string, got {scheduler!r}"
+        )
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError("scheduler= needs dask.distributed: pip install 'dlnmc[dask]'") from None
+    try:
+        return Client(scheduler)
+    except (OSError, TimeoutError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ValueError(
+            f"cannot connect to the dask scheduler at {scheduler!r}: {reason}"
+        ) from None
+
+
+def _dask_threads(client: Any) -> int:
+    workers = client.scheduler_info().get("workers", {})
+    return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+
+def _execute_dask(jobs: list[dict[str, Any]], client: Any, close: bool):
+    """Yield batch results in path order from tasks on a dask cluster (bounded in flight)."""
+    from collections import deque
+
+    window = 2 * _dask_threads(client)
+
+    def gen():
+        pending: deque = deque()
+        todo = iter(jobs)
+        try:
+            for job in todo:
+                pending.append(client.submit(_run_batch, job, pure=False))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            client.cancel(list(pending))
+            if close:  # a client connected here from an address
+                client.close()
 
     return gen()
 
