@@ -110,19 +110,22 @@ def acceptance(case: str, dt: float, n_man: int, n_sv: int, workers: int) -> Non
         f"== acceptance {case}: d={d} N={N} beta={kw['beta']} start={kw['start']} dt={dt:g} "
         f"(dt/2 rerun independent), {n_man} manifold paths, {n_sv} SDE paths at dt/5"
     )
+    # the SDE first and each manifold run's comparison as soon as it exists (long runs)
     t0 = time.perf_counter()
-    man = langevin(d, N, dt=dt, n_paths=n_man, seed=7, n_workers=workers, keep_W=False, **kw)
-    t1 = time.perf_counter()
-    half = langevin(d, N, dt=dt / 2, n_paths=n_man, seed=8, n_workers=workers, keep_W=False, **kw)
-    t2 = time.perf_counter()
     sv = langevin(
         d, N, dt=dt / 5, n_paths=n_sv, seed=9, route="singular_values", n_workers=workers, **kw
     )
-    t3 = time.perf_counter()
-    print(f"manifold {t1 - t0:.0f} s, dt/2 {t2 - t1:.0f} s, SDE {t3 - t2:.0f} s")
-    for name, run in (("dt", man), ("dt/2", half)):
+    print(f"SDE {time.perf_counter() - t0:.0f} s", flush=True)
+    runs = {}
+    for name, h, seed in (("dt", dt, 7), ("dt/2", dt / 2, 8)):
+        t0 = time.perf_counter()
+        run = langevin(d, N, dt=h, n_paths=n_man, seed=seed, n_workers=workers, keep_W=False, **kw)
+        runs[name] = run
         cmp = compare_routes(run, sv)
-        print(f"-- manifold ({name}) vs SDE; max |z| = {cmp.attrs['max_abs_z']:.2f}")
+        print(
+            f"-- manifold ({name}, {time.perf_counter() - t0:.0f} s) vs SDE; "
+            f"max |z| = {cmp.attrs['max_abs_z']:.2f}"
+        )
         for k, t in enumerate(cmp["time"].values):
             if t == 0:
                 continue
@@ -136,8 +139,10 @@ def acceptance(case: str, dt: float, n_man: int, n_sv: int, workers: int) -> Non
         print(
             f"   dropped {run.attrs['n_dropped']} of {n_man}, refinements "
             f"{run.attrs['n_refinements']}, max residual "
-            f"{float(run['sample_stats']['constraint_residual'].max()):.2e}"
+            f"{float(run['sample_stats']['constraint_residual'].max()):.2e}",
+            flush=True,
         )
+    man, half = runs["dt"], runs["dt/2"]
     c = compare_routes(man, half, names=("dt", "dt/2"))
     change = (c["mean"].sel(run="dt/2") - c["mean"].sel(run="dt")).values[1:]
     se1 = c["mean_se"].sel(run="dt").values[1:]
