@@ -151,3 +151,37 @@ def test_law_hmc_against_lift_complex_d3_n4_with_target():
 def test_law_hmc_against_lift_quaternion_d3_n4_with_target():
     # decoy: the law over C (Dyson index 2 instead of 4)
     _law_check(3, 4, "quaternion", 0.5, 600, 300, 301, (3, 4, "complex", 1.0))
+
+
+def test_part_mixing_quadrature_and_lift_records_each_cells_reference(tmp_path):
+    """Wiring only (tiny sizes, no statistical assertion): one part, two references."""
+    from dlnmc.studies import run_study
+
+    text = """
+name = "mixed"
+description = "quadrature at width 2, the lift at width 3"
+seed = 5
+kind = "balanced"
+[grid]
+width = [2, 3]
+depth = [2]
+[settings]
+n_draws = 10
+n_chains = 2
+n_warmup = 10
+reference_warmup = 10
+"""
+    tree = run_study(parse_study(text), tmp_path / "m.nc", progress=False)
+    for t in (tree, load_result(tmp_path / "m.nc")):
+        ds = t["results/balanced"].to_dataset()
+        labels = {"width_2_depth_2_beta_1.0_target_0.0": "quadrature",
+                  "width_3_depth_2_beta_1.0_target_0.0": "lift"}  # fmt: skip
+        assert ds.attrs["reference"] == labels
+        assert ds.attrs["assumes_entropy_formula"] == {
+            "width_2_depth_2_beta_1.0_target_0.0": None,
+            "width_3_depth_2_beta_1.0_target_0.0": 1,
+        }
+        tr = ds["estimate"].sel(statistic="mean_trX").values.ravel()
+        assert np.isnan(tr[0]) and np.isfinite(tr[1])  # tr X only against the lift
+        ref_se = ds["reference_stderr"].sel(statistic="mean_s1").values.ravel()
+        assert ref_se[0] == 0 and ref_se[1] > 0
