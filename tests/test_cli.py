@@ -339,7 +339,7 @@ BAD_VALUES = [
         ("n_chains = 2", "n_chains = 2\nreference_draws = 5"),
         "reference_draws must be an integer >= 10",
     ),
-    ("balanced", ("beta = [1.0]", "beta = [-1.0]\ntarget = [0.5]"), "beta must be > 0"),
+    ("balanced", ("beta = [1.0]", "beta = [0.0]\ntarget = [0.5]"), "beta must be > 0 for sampling"),
     ("balanced", ("n_chains = 2", "n_chains = 1"), "n_chains must be an integer >= 2"),
     ("balanced", ("n_draws = 10", "n_draws = 5"), "n_draws must be an integer >= 10"),
     (
