@@ -287,8 +287,14 @@ beta = [1.0]
             continue
         text = base.replace("KIND", kind)
         parse_study(text)
+        # balanced: beyond quadrature the lifted sampler is the reference, unless the
+        # study asks for quadrature by name
+        wide = text.replace("width = [2]", "width = [3]")
+        if kind == "balanced":
+            parse_study(wide)
+            wide += '[settings]\nreference = "quadrature"\n'
         with pytest.raises(StudyError, match="width <= 2"):
-            parse_study(text.replace("width = [2]", "width = [3]"))
+            parse_study(wide)
         with pytest.raises(StudyError, match="beta must be > 0"):
             parse_study(text.replace("beta = [1.0]", "beta = [0.0, 1.0]"))
     with pytest.raises(StudyError, match="unknown key 'beta'"):

@@ -84,6 +84,14 @@ def format_results(tree: xr.DataTree) -> str:
     z = z[np.isfinite(z)]
     if z.size:
         lines.append(f"{z.size} checks, max |z| = {np.abs(z).max():.2f}")
+    for part, node in tree["results"].children.items():
+        ref = node.attrs.get("reference")
+        if ref is None:
+            continue
+        # the closed-form column of a lifted cell is a sampler that assumes the theorem
+        names = sorted(set(ref.values())) if isinstance(ref, dict) else [ref]
+        lift = " (the lifted sampler: assumes the entropy formula)" if "lift" in names else ""
+        lines.append(f"{part}: closed form = reference {', '.join(map(str, names))}{lift}")
     return "\n".join(lines)
 
 

@@ -175,12 +175,32 @@ def assemble_part(part: Part, results: list[xr.Dataset]) -> xr.Dataset:
         if any(dim in r.coords for r in results):
             coords[dim] = labels[dim]
     ds = xr.Dataset(data, coords=coords)
+    ds.attrs.update(_cell_attrs(cells, results))
     ds.attrs.update(
         kind=part.kind,
         kind_description=KINDS[part.kind].description,
         settings=json.dumps(part.settings, sort_keys=True),
     )
     return ds
+
+
+def _cell_attrs(cells: list[Cell], results: list[xr.Dataset]) -> dict[str, Any]:
+    """The cells' attributes: a value every cell has as it is, else ``{cell label: value}``.
+
+    A cell without the attribute maps to None (e.g. ``assumes_entropy_formula`` in a
+    part whose cells use different references).
+    """
+    out: dict[str, Any] = {}
+    names = list(dict.fromkeys(k for r in results for k in r.attrs))
+    for name in names:
+        # plain Python values: a cell read back from its checkpoint has numpy scalars
+        values = [None if name not in r.attrs else np.asarray(r.attrs[name]).tolist()
+                  for r in results]  # fmt: skip
+        if values[0] is not None and all(v == values[0] for v in values):
+            out[name] = values[0]
+        else:
+            out[name] = {c.label: v for c, v in zip(cells, values, strict=True)}
+    return out
 
 
 def _select_vars(tree: xr.DataTree, names: list[str]) -> xr.DataTree:
