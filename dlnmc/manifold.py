@@ -32,6 +32,7 @@ from dlnmc.constraint import BalancedConstraint, GramFactor, ProjectionResult, p
 from dlnmc.energy import Energy
 from dlnmc.fields import REAL, Field, resolve_field
 from dlnmc.network import balanced_dimension, balanced_factorization, product
+from dlnmc.projections import JacobiProjection
 
 __all__ = ["BalancedManifold", "Projection", "potential_and_grad"]
 
@@ -136,8 +137,12 @@ class BalancedManifold:
         self.width = check_width(width)
         self.depth = check_depth(depth)
         self.b = self.field.b
-        if isinstance(projection, str):
-            self.projection: Projection = BalancedConstraint(
+        if projection == "jacobi":
+            self.projection: Projection = JacobiProjection(
+                self.width, self.depth, self.field, tol=tol, max_iter=max_iter
+            )
+        elif isinstance(projection, str):
+            self.projection = BalancedConstraint(
                 self.width, self.depth, tol=tol, max_iter=max_iter, mode=projection,
                 field=self.field,
             )  # fmt: skip
@@ -171,6 +176,8 @@ class BalancedManifold:
         p = self.projection
         if isinstance(p, BalancedConstraint):
             return "dense" if p.dense else "block"
+        if isinstance(p, JacobiProjection):
+            return "jacobi"
         return type(p).__name__
 
     def __repr__(self) -> str:
