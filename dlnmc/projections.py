@@ -25,11 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 from numpy.typing import NDArray
 
 from dlnmc._validation import check_depth, check_width
-from dlnmc.constraint import ProjectionResult, pack, unpack
+from dlnmc.constraint import BalancedConstraint, GramFactor, ProjectionResult, pack, unpack
 from dlnmc.fields import REAL, Field, resolve_field
 from dlnmc.frames import balanced_frames
 
@@ -87,6 +86,14 @@ class JacobiProjection:
         Newton iterations before a projection counts as failed.
     inner : int
         GMRES steps per Newton iteration (``1``: a preconditioned chord step).
+    fallback : bool
+        Chains whose Newton-Krylov iteration fails are projected again, from the same
+        ``(W0, Wt)``, by the block Newton solver of
+        :class:`~dlnmc.constraint.BalancedConstraint` (exact Newton matrix, refreshed):
+        far from ``W0`` or near the singular stratum the preconditioned iteration can
+        contract too slowly where Newton still converges. Both find the root of ``F``
+        along the normal space at ``W0``, so this changes which chains fail, not where
+        the others land; the result is still a function of the chain's own data.
     """
 
     name = "jacobi"
@@ -100,6 +107,7 @@ class JacobiProjection:
         tol: float = 1e-12,
         max_iter: int = 40,
         inner: int = 2,
+        fallback: bool = True,
     ) -> None:
         self.field = resolve_field(field)
         self.b = self.field.b
@@ -112,14 +120,21 @@ class JacobiProjection:
         self.tol = float(tol)
         self.max_iter = int(max_iter)
         self.inner = int(inner)
+        self.fallback = bool(fallback)
+        self._block: BalancedConstraint | None = None
         n = self.N - 1
         # cos(k pi / N), k = 1..N-1: the spectrum of the path Laplacian in the sine basis
         self._cos = np.cos(np.pi * np.arange(1, n + 1) / self.N)[:, None, None]
+        # The orthonormal discrete sine basis (type I) of the node axis, symmetric: applied
+        # as one matmul on (C, N-1, n*n), faster than a transform along a strided axis.
+        k = np.arange(1, n + 1)
+        self._sine = np.sqrt(2.0 / self.N) * np.sin(np.pi * np.outer(k, k) / self.N)
 
     def __repr__(self) -> str:
         return (
             f"JacobiProjection(width={self.d}, depth={self.N}, field={self.field.name!r}, "
-            f"tol={self.tol}, max_iter={self.max_iter}, inner={self.inner})"
+            f"tol={self.tol}, max_iter={self.max_iter}, inner={self.inner}, "
+            f"fallback={self.fallback})"
         )
 
     # -- storage ------------------------------------------------------------------------
@@ -192,7 +207,8 @@ class JacobiProjection:
         kept in the original coordinates, where its residual is measured. A chain is done
         when ``max |F(W)| < tol``; it fails on a non-finite residual, growth beyond
         ``1e6``, an iteration that contracts the residual by less than 0.9, or
-        ``max_iter`` iterations (as in :class:`dlnmc.constraint.BalancedConstraint`).
+        ``max_iter`` iterations (as in :class:`dlnmc.constraint.BalancedConstraint`),
+        and is then retried by the block solver when ``fallback`` is set.
         Every chain runs the same fixed number of Krylov steps and every decision is
         per chain, so a chain's result depends on its own ``(W0, Wt)`` only, which is
         what the reverse check of a sampler needs. Failed and inactive chains get ``W0``.
@@ -200,7 +216,8 @@ class JacobiProjection:
         Returns
         -------
         ProjectionResult
-            ``W`` (component layout), ``converged``, ``iterations`` (Newton iterations).
+            ``W`` (component layout), ``converged``, ``iterations`` (Newton iterations,
+            those of a block retry added).
         """
         C = Wt.shape[0]
         iters = np.zeros(C, dtype=np.int_)
@@ -236,6 +253,19 @@ class JacobiProjection:
                 iters += pending
         failed |= pending
         W = np.where(failed[:, None, None, None], W0, self._pack(S))
+        retry = failed if active is None else failed & active
+        if self.fallback and retry.any():
+            idx = np.flatnonzero(retry)
+            if self._block is None:
+                self._block = BalancedConstraint(
+                    self.d, self.N, tol=self.tol, max_iter=self.max_iter, mode="block",
+                    field=self.field,
+                )  # fmt: skip
+            unused = GramFactor(None, None, None, self.N - 1, self._block.m)
+            res = self._block.project_position(W0[idx], Wt[idx], unused)
+            W[idx] = res.W
+            failed[idx] = ~res.converged
+            iters[idx] += res.iterations
         return ProjectionResult(W, ~failed, iters)
 
     # -- algebra ---------------------------------------------------------------------------
@@ -251,11 +281,13 @@ class JacobiProjection:
             return np.abs(R.view(np.float64)).max(axis=(-3, -2, -1), initial=0.0)
         return np.abs(self.field.to_components(R)).max(axis=(-4, -3, -2, -1), initial=0.0)
 
-    @staticmethod
-    def _solve(Rt: NDArray, inv_mu: NDArray[np.float64]) -> NDArray:
-        """``K~^{-1}`` in the frame: one sine transform each way along the nodes."""
-        y = scipy.fft.dst(Rt, type=1, axis=-3, norm="ortho")
-        return scipy.fft.dst(y * inv_mu, type=1, axis=-3, norm="ortho")
+    def _solve(self, Rt: NDArray, inv_mu: NDArray[np.float64]) -> NDArray:
+        """``K~^{-1}`` in the frame: the sine basis diagonalizes every entry's system."""
+        shape = Rt.shape
+        flat = (shape[0], shape[1], shape[2] * shape[3])
+        y = self._sine @ Rt.reshape(flat)
+        y *= inv_mu.reshape(flat)
+        return (self._sine @ y).reshape(shape)
 
     @staticmethod
     def _normal(le: NDArray[np.float64], Lt: NDArray) -> NDArray:
@@ -299,7 +331,7 @@ class JacobiProjection:
         e1 = np.zeros((C, steps + 1))
         e1[:, 0] = beta
         finite = np.isfinite(H).all(axis=(-2, -1)) & np.isfinite(beta)
-        y = _small_lstsq(np.where(finite[:, None, None], H, 0.0), e1)
+        y = _small_lstsq(np.where(finite[:, None, None], H, np.eye(steps + 1, steps)), e1)
         y[~finite] = np.nan
         x = y[:, 0, None, None, None] * z[0]
         for j in range(1, steps):
@@ -308,6 +340,15 @@ class JacobiProjection:
 
 
 def _small_lstsq(H: NDArray[np.float64], e: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Batched least squares ``min |H y - e|`` for tiny ``H (C, k+1, k)`` (normal equations
-    via a QR of each tiny matrix)."""
-    return np.matvec(np.linalg.pinv(H), e)
+    """Batched least squares ``min |H y - e|`` for tiny ``H (C, k+1, k)``.
+
+    Normal equations: ``H`` is the Hessenberg matrix of a well-preconditioned Arnoldi
+    process (close to the identity's), so squaring its condition number costs nothing;
+    a batch with a rank-deficient ``H`` (an exact Krylov space) falls back to ``pinv``.
+    """
+    Ht = np.swapaxes(H, -1, -2)
+    G = Ht @ H
+    try:
+        return np.linalg.solve(G, np.matvec(Ht, e)[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return np.matvec(np.linalg.pinv(H), e)
