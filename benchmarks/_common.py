@@ -38,9 +38,15 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 
 
 def paired_times(
-    fa: Callable[[], object], fb: Callable[[], object], repeats: int
+    fa: Callable[[], object],
+    fb: Callable[[], object],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, float, float]:
     """Interleaved timing of two callables on a shared, noisy machine.
+
+    ``clock`` is wall time by default; ``time.process_time`` (CPU time of this process)
+    removes the time a long call spends preempted on an oversubscribed machine.
 
     Returns
     -------
@@ -52,11 +58,11 @@ def paired_times(
     fb()
     ta, tb = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fa()
-        t1 = time.perf_counter()
+        t1 = clock()
         fb()
-        t2 = time.perf_counter()
+        t2 = clock()
         ta.append(t1 - t0)
         tb.append(t2 - t1)
     ratios = [b / a for a, b in zip(ta, tb, strict=True)]

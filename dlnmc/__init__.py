@@ -202,6 +202,11 @@ __all__ += [
 from dlnmc.manifold import BalancedManifold  # noqa: E402
 
 __all__ += ["BalancedManifold"]
+
+# Projections in the Jacobi frame (the "auto" choice above the dense size).
+from dlnmc.projections import JacobiProjection  # noqa: E402
+
+__all__ += ["JacobiProjection"]
 from dlnmc.dynamics import langevin  # noqa: E402  (issue 13: Langevin dynamics)
 
 __all__ += ["langevin"]

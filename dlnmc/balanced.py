@@ -186,9 +186,10 @@ def sample_balanced(
         Passed to the sampler (``step_size``, ``n_leapfrog``, ``jitter``,
         ``trajectory_length``, ``max_leapfrog``, ``target_accept``,
         ``component_moves``, ``moves`` (a list of :mod:`dlnmc.moves` objects),
-        ``projection_tol``, ``projection`` (``"auto"``, ``"dense"``, ``"block"`` or a
-        :class:`dlnmc.manifold.Projection` object; ``"auto"`` picks the block
-        projection above the dense size for every field), ``step_size_pooling``),
+        ``projection_tol``, ``projection`` (``"auto"``, ``"dense"``, ``"block"``,
+        ``"jacobi"`` or a :class:`dlnmc.manifold.Projection` object; ``"auto"`` picks
+        the Jacobi-frame projection above the dense size for every field),
+        ``step_size_pooling``),
         except ``blas_threads`` (default 1: BLAS threads used while sampling).
 
     Returns

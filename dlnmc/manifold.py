@@ -9,8 +9,9 @@
   momentum and ``|P|^2`` the kinetic energy, for every field);
 - the balancedness constraint and its projections (position and tangent), held
   by a *projection strategy* object (:class:`Projection`): the dense and block
-  Newton solvers of :class:`dlnmc.constraint.BalancedConstraint` today, any object
-  with the same four methods tomorrow (``BalancedManifold(..., projection=obj)``);
+  Newton solvers of :class:`dlnmc.constraint.BalancedConstraint`, the Jacobi-frame
+  solver of :class:`dlnmc.projections.JacobiProjection`, or any object with the same
+  four methods (``BalancedManifold(..., projection=obj)``);
 - ``phi`` and the gradient of ``beta E(phi(W))`` (the one potential gradient of
   the package);
 - the number of connected components (``2^N`` over R, one over C and H), and
@@ -32,6 +33,7 @@ from dlnmc.constraint import BalancedConstraint, GramFactor, ProjectionResult, p
 from dlnmc.energy import Energy
 from dlnmc.fields import REAL, Field, resolve_field
 from dlnmc.network import balanced_dimension, balanced_factorization, product
+from dlnmc.projections import JacobiProjection
 
 __all__ = ["BalancedManifold", "Projection", "potential_and_grad"]
 
@@ -114,10 +116,12 @@ class BalancedManifold:
         ``d >= 1``, ``N >= 1``.
     field : str or Field
         ``"real"`` (default), ``"complex"``, ``"quaternion"``.
-    projection : {"auto", "dense", "block"} or Projection
-        A name builds :class:`~dlnmc.constraint.BalancedConstraint` with that mode
-        (``"auto"``: dense up to a small size, block above); an object implementing
-        :class:`Projection` is used as it is (``tol`` and ``max_iter`` are then its own).
+    projection : {"auto", "dense", "block", "jacobi"} or Projection
+        ``"dense"`` and ``"block"`` build :class:`~dlnmc.constraint.BalancedConstraint`
+        with that mode, ``"jacobi"`` a :class:`~dlnmc.projections.JacobiProjection`
+        (exact Gram solves in the Jacobi frame, ``O(N d^3)``); ``"auto"``: dense up to a
+        small size, Jacobi above. An object implementing :class:`Projection` is used as
+        it is (``tol`` and ``max_iter`` are then its own).
     tol, max_iter : float, int
         Newton tolerance (largest real component of ``F(W)``) and iteration cap.
     """
@@ -136,16 +140,27 @@ class BalancedManifold:
         self.width = check_width(width)
         self.depth = check_depth(depth)
         self.b = self.field.b
-        if isinstance(projection, str):
-            self.projection: Projection = BalancedConstraint(
+        if projection == "jacobi":
+            self.projection: Projection = JacobiProjection(
+                self.width, self.depth, self.field, tol=tol, max_iter=max_iter
+            )
+        elif isinstance(projection, str):
+            self.projection = BalancedConstraint(
                 self.width, self.depth, tol=tol, max_iter=max_iter, mode=projection,
                 field=self.field,
             )  # fmt: skip
+            # "auto": the dense solver where it is chosen (tiny sizes, where one batched
+            # mat-vec per Newton step wins), the Jacobi frame above it: faster than the
+            # block LU at every size measured (benchmarks/results_jacobi.txt).
+            if projection == "auto" and not self.projection.dense and self.depth > 1:
+                self.projection = JacobiProjection(
+                    self.width, self.depth, self.field, tol=tol, max_iter=max_iter
+                )
         elif isinstance(projection, Projection):
             self.projection = projection
         else:
             raise TypeError(
-                "projection must be 'auto', 'dense', 'block' or an object with factor, "
+                "projection must be 'auto', 'dense', 'block', 'jacobi' or an object with factor, "
                 f"project_tangent, project_position and residual_norm; got {projection!r}"
             )
 
@@ -167,10 +182,13 @@ class BalancedManifold:
 
     @property
     def projection_name(self) -> str:
-        """``"dense"`` or ``"block"`` for the built-in strategy, else the class name."""
+        """``"dense"``, ``"block"`` or ``"jacobi"`` for the built-in strategies, else the
+        class name."""
         p = self.projection
         if isinstance(p, BalancedConstraint):
             return "dense" if p.dense else "block"
+        if isinstance(p, JacobiProjection):
+            return "jacobi"
         return type(p).__name__
 
     def __repr__(self) -> str:

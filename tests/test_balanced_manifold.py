@@ -1,8 +1,8 @@
 """The balanced-manifold object, its moves and backends, and ArviZ's sample_stats names.
 
-- ``BalancedManifold``: components, dimension, starting points on M, the block projection
-  chosen above the dense size for every field, a projection strategy handed in as an
-  object;
+- ``BalancedManifold``: components, dimension, starting points on M, the Jacobi projection
+  chosen above the dense size for every field (block on request), a projection strategy
+  handed in as an object;
 - ``GaugeMove``: keeps X and M and changes the gauge;
 - ``diverging`` is true exactly where the projection or the reverse check failed, and
   such transitions are rejected;
@@ -51,8 +51,10 @@ def test_manifold_describes_itself(field):
 
 @pytest.mark.parametrize("field", FIELDS)
 def test_block_projection_is_chosen_above_the_dense_size(field):
+    # "auto" now picks the Jacobi-frame projection above the dense size (faster than
+    # the block LU there, tests/test_projection_jacobi.py); block stays selectable.
     assert BalancedManifold(2, 3, field).projection_name == "dense"
-    assert BalancedManifold(4, 8, field).projection_name == "block"
+    assert BalancedManifold(4, 8, field).projection_name == "jacobi"
     assert BalancedManifold(2, 3, field, projection="block").projection_name == "block"
 
 
@@ -60,7 +62,7 @@ def test_block_projection_is_chosen_above_the_dense_size(field):
 def test_sizes_the_old_field_code_refused_now_run(field, d, N):
     # Before the merge: "the field constraint is dense only: b N d^2 = 512 exceeds 400".
     tree = sample_balanced(d, N, n_draws=2, seed=4, field=field, **{**KW, "n_warmup": 2})
-    assert json.loads(tree.attrs["settings"])["projection"] == "block"
+    assert json.loads(tree.attrs["settings"])["projection"] == "jacobi"  # auto, above dense
     assert float(tree.sample_stats["constraint_residual"].max()) < 1e-10
 
 
