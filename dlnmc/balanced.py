@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import multiprocessing
 import os
 import time
 from typing import Any
@@ -40,6 +41,7 @@ from dlnmc.workers import (
     check_picklable,
     check_workers,
     concat_chains,
+    pool_alive,
     take_chains,
 )
 
@@ -50,9 +52,10 @@ CHUNK_DRAWS = 256
 
 #: With the default ``n_workers=None`` the run starts in this process and moves its chains
 #: to ``os.cpu_count()`` worker processes once the remaining work, timed on the
-#: transitions done so far, exceeds this many seconds (starting the workers costs about
-#: a second; below this they would not pay for themselves).
-AUTO_WORKERS_SECONDS = 3.0
+#: transitions done so far, exceeds the first number of seconds (the second while worker
+#: processes from an earlier call are still running). Starting workers costs seconds:
+#: each imports the calling script and the package.
+AUTO_WORKERS_SECONDS = (10.0, 2.0)
 
 #: Wall time aimed at for one round of the workers: long enough that shipping the chain
 #: states is negligible, short enough for a live progress bar.
@@ -146,7 +149,9 @@ def _worker_groups(n_workers: int | None, scheduler: Any, n_chains: int, smp: An
             check_picklable(smp, "the sampler")
         except TypeError:
             return 1  # e.g. an energy defined in a function: stay in this process
-        return None if (os.cpu_count() or 1) > 1 and n_chains > 1 else 1
+        # Inside a worker (of a pool or a Dask cluster) the cores are already in use.
+        nested = multiprocessing.parent_process() is not None
+        return None if (os.cpu_count() or 1) > 1 and n_chains > 1 and not nested else 1
     if n_workers > 1 and n_chains > 1:
         check_picklable(smp, "the sampler (its energy and moves)")
     return min(n_workers, n_chains)
@@ -173,6 +178,7 @@ class _Rounds:
         self.n_groups = 1 if n_groups is None else n_groups
         self.scheduler = scheduler
         self.runner: GroupRunner | None = None
+        self.n_chains = 0
 
     def abort(self) -> None:
         if self.runner is not None:
@@ -191,6 +197,7 @@ class _Rounds:
         total = n_warmup + self.n_draws * thin
         chunk = min(CHUNK_DRAWS, self.n_draws)
         self.runner = GroupRunner(smp, self.n_groups, self.scheduler)
+        self.n_chains = streams.n_chains
         states, strs, sizes = self._split(state, streams, self.n_groups)
         pending: list[dict[str, Any]] = []  # stored draws not yet handed to the backend
         stored = 0
@@ -227,7 +234,7 @@ class _Rounds:
             if self.auto and self.runner.in_process and length < 0:
                 # enough work left to pay for the workers: move the chains there
                 self.auto = False
-                n = min(os.cpu_count() or 1, streams.n_chains)
+                n = min(os.cpu_count() or 1, self.n_chains)
                 self.runner = GroupRunner(smp, n, self.scheduler)
                 states, strs, sizes = self._split(states[0], strs[0], n)
                 length = max(1, int(ROUND_SECONDS * n / (seconds * streams.n_chains)))
@@ -235,7 +242,8 @@ class _Rounds:
     def _next_length(self, length: int, seconds: float, left: int) -> int:
         """The next round's transitions; ``-1`` asks to move to worker processes."""
         if self.auto:
-            if left * seconds > AUTO_WORKERS_SECONDS:
+            n = min(os.cpu_count() or 1, self.n_chains)
+            if left * seconds > AUTO_WORKERS_SECONDS[pool_alive(n)]:
                 return -1
             return 2 * length
         if self.runner is not None and self.runner.in_process:
@@ -342,8 +350,10 @@ def sample_balanced(
         Worker processes over which the chains are split in contiguous groups (at most
         ``n_chains``; ``1`` runs in this process). The default uses ``os.cpu_count()``
         workers, but only once the remaining work, timed on the first transitions in
-        this process, exceeds ``AUTO_WORKERS_SECONDS`` (3 s): small problems stay in
-        one process, where starting workers would cost more than they save. A sampler
+        this process, exceeds ``AUTO_WORKERS_SECONDS`` (10 s, or 2 s while workers of an
+        earlier call are running): small problems stay in one process, where starting
+        workers would cost more than they save, and so does a run inside a worker
+        process. A sampler
         that cannot be pickled (an energy defined inside a function) then also stays
         in this process; with ``n_workers > 1`` it is an error. Which choice is made
         never changes a bit of the result. Workers are started with the

@@ -24,7 +24,6 @@ import concurrent.futures as cf
 import copy
 import dataclasses
 import multiprocessing
-import os
 import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -260,25 +259,14 @@ def _run_task(sampler: Any, *args: Any) -> tuple[Any, ChainStreams, dict[str, An
 # Where the groups run
 # ---------------------------------------------------------------------------------------
 
-# Run in every new worker process before anything is unpickled: one BLAS thread; Ctrl-C
-# is the parent's business (it terminates the workers); and the engine modules are
-# imported without the package's public namespace (``dlnmc/__init__`` pulls in xarray,
-# arviz and matplotlib: seconds per worker), which is loaded on first attribute access.
+# Run in every new worker process before anything is unpickled: one BLAS thread unless
+# the environment says otherwise, and Ctrl-C is the parent's business (it terminates the
+# workers instead of each printing a traceback).
 _BOOTSTRAP = """
-import os, signal, sys, types
+import os, signal
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-if "dlnmc" not in sys.modules:
-    pkg = types.ModuleType("dlnmc")
-    pkg.__path__ = [PKG_DIR]
-    pkg.__file__ = os.path.join(PKG_DIR, "__init__.py")
-    def _load_all(name, _pkg=pkg):
-        del _pkg.__getattr__
-        exec(compile(open(_pkg.__file__).read(), _pkg.__file__, "exec"), _pkg.__dict__)
-        return getattr(_pkg, name)
-    pkg.__getattr__ = _load_all
-    sys.modules["dlnmc"] = pkg
 """
 
 
@@ -294,10 +282,8 @@ def _process_pool(n: int) -> cf.ProcessPoolExecutor:
     """A pool of ``n`` worker processes, reused between calls (started once)."""
     pool = _POOLS.get(n)
     if pool is None:
-        pkg_dir = os.path.dirname(os.path.abspath(__file__))
-        code = f"PKG_DIR = {pkg_dir!r}\n" + _BOOTSTRAP
         pool = cf.ProcessPoolExecutor(
-            max_workers=n, mp_context=_context(), initializer=exec, initargs=(code, {})
+            max_workers=n, mp_context=_context(), initializer=exec, initargs=(_BOOTSTRAP, {})
         )
         _POOLS[n] = pool
     return pool
@@ -312,6 +298,11 @@ def _terminate(pool: cf.ProcessPoolExecutor) -> None:
             p.terminate()
     for p in processes:
         p.join(timeout=5)
+
+
+def pool_alive(n: int) -> bool:
+    """Whether a pool of ``n`` workers from an earlier call is running."""
+    return n in _POOLS
 
 
 def shutdown() -> None:
