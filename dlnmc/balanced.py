@@ -237,7 +237,7 @@ class _Rounds:
                 n = min(os.cpu_count() or 1, self.n_chains)
                 self.runner = GroupRunner(smp, n, self.scheduler)
                 states, strs, sizes = self._split(states[0], strs[0], n)
-                length = max(1, int(ROUND_SECONDS * n / (seconds * streams.n_chains)))
+                length = max(1, int(ROUND_SECONDS * n / max(seconds, 1e-9)))
 
     def _next_length(self, length: int, seconds: float, left: int) -> int:
         """The next round's transitions; ``-1`` asks to move to worker processes."""

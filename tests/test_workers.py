@@ -33,6 +33,7 @@ def _assert_same_bits(a, b) -> None:
     for k in va:
         assert va[k].dtype == vb[k].dtype, k
         np.testing.assert_array_equal(va[k], vb[k], err_msg=k, strict=True)
+
     # the creation time differs; a None attribute is dropped by the in-memory tree only
     def attrs(t):
         return {k: v for k, v in t.attrs.items() if k != "created" and v is not None}
@@ -144,7 +145,7 @@ def test_bad_n_workers_rejected_before_any_work(tmp_path, n_workers, error, matc
 
 def test_bad_scheduler_rejected(tmp_path):
     pytest.importorskip("distributed")
-    with pytest.raises(TypeError, match="scheduler must be a dask.distributed.Client"):
+    with pytest.raises(TypeError, match=r"scheduler must be a dask\.distributed\.Client"):
         sample_balanced(2, 3, scheduler="tcp://127.0.0.1:1", out=tmp_path / "x.nc", **KW)
     assert not list(tmp_path.iterdir())
 
@@ -218,3 +219,43 @@ def test_local_cluster_bit_identical(reference, tmp_path):
     _assert_same_bits(reference, got)
     _assert_same_bits(reference, streamed)
     streamed.close()
+
+
+def test_automatic_move_to_workers_gives_the_same_bits(reference, monkeypatch):
+    """The default starts in this process and moves the chains to workers mid-run."""
+    import dlnmc.balanced as balanced
+    import dlnmc.workers as workers
+
+    monkeypatch.setattr(balanced, "AUTO_WORKERS_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr(balanced.os, "cpu_count", lambda: 2)
+    started = []
+    real = workers.GroupRunner.__init__
+
+    def spy(self, sampler, n_groups, scheduler=None):
+        started.append(n_groups)
+        real(self, sampler, n_groups, scheduler)
+
+    monkeypatch.setattr(workers.GroupRunner, "__init__", spy)
+    _assert_same_bits(reference, sample_balanced(2, 3, **KW))
+    assert started == [1, 2]  # first in this process, then over two workers
+
+
+def test_ctrl_c_stops_workers_and_writes_nothing(tmp_path, monkeypatch):
+    import dlnmc.workers as workers
+
+    real = workers.GroupRunner.run
+    calls = []
+
+    def interrupted(self, tasks, tick=None):
+        calls.append(len(tasks))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, tasks, tick)
+
+    monkeypatch.setattr(workers.GroupRunner, "run", interrupted)
+    out = tmp_path / "run.nc"
+    with pytest.raises(KeyboardInterrupt):
+        sample_balanced(2, 3, n_workers=2, out=out, **KW)
+    assert calls == [2, 2]
+    assert not list(tmp_path.iterdir())  # the netCDF backend was aborted
+    assert not workers.pool_alive(2)  # the interrupted pool was terminated
