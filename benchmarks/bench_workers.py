@@ -5,7 +5,7 @@ started by an untimed call first and kept between calls, as it is between the ca
 a script or a study, so its start-up (reported separately) is not in the medians. The
 draws are checked to be bit-identical. The machine may be loaded: compare ratios.
 
-    PYTHONPATH=. python benchmarks/bench_workers.py [--repeats 3]
+    PYTHONPATH=. python benchmarks/bench_workers.py [--repeats 3] [--case 0 --case 1]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ CASES = [
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--case", type=int, action="append", help="indices into CASES (default all)")
     args = ap.parse_args()
     print(blas_report())
     print(f"os.cpu_count() = {os.cpu_count()}, load average {os.getloadavg()}")
@@ -40,7 +41,7 @@ def main() -> None:
     sample_balanced(2, 2, beta=1.0, n_draws=2, n_chains=2, n_warmup=1, seed=0, n_workers=2)
     print(f"start-up of a 2-worker pool (first call, tiny run): {time.perf_counter() - t0:.2f} s")
     print(f"{'case':46s} {'1 worker s':>11s} {'2 workers s':>12s} {'ratio':>6s}  identical")
-    for name, (d, N), kw in CASES:
+    for name, (d, N), kw in [CASES[i] for i in (args.case or range(len(CASES)))]:
         times: dict[int, list[float]] = {1: [], 2: []}
         W: dict[int, np.ndarray] = {}
         for _ in range(args.repeats):
@@ -48,6 +49,7 @@ def main() -> None:
                 t = time.perf_counter()
                 tree = sample_balanced(d, N, n_workers=nw, **kw)
                 times[nw].append(time.perf_counter() - t)
+                print(f"    {name}: n_workers={nw} {times[nw][-1]:.2f} s", flush=True)
                 W[nw] = tree.posterior.W.values
         m1, m2 = statistics.median(times[1]), statistics.median(times[2])
         same = np.array_equal(W[1], W[2])
