@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import multiprocessing
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -32,11 +34,32 @@ from dlnmc.fields import REAL, Field, resolve_field
 from dlnmc.lift import sample_lifted
 from dlnmc.manifold import BalancedManifold
 from dlnmc.samplers import SAMPLERS
+from dlnmc.streams import ChainStreams
+from dlnmc.workers import (
+    GroupRunner,
+    chain_groups,
+    check_picklable,
+    check_workers,
+    concat_chains,
+    pool_alive,
+    take_chains,
+)
 
 __all__ = ["balanced_singular_values", "initial_points", "sample_balanced"]
 
 #: Draws per chain handed to the backend at once (bounds the memory of streaming).
 CHUNK_DRAWS = 256
+
+#: With the default ``n_workers=None`` the run starts in this process and moves its chains
+#: to ``os.cpu_count()`` worker processes once the remaining work, timed on the
+#: transitions done so far, exceeds the first number of seconds (the second while worker
+#: processes from an earlier call are still running). Starting workers costs seconds:
+#: each imports the calling script and the package.
+AUTO_WORKERS_SECONDS = (10.0, 2.0)
+
+#: Wall time aimed at for one round of the workers: long enough that shipping the chain
+#: states is negligible, short enough for a live progress bar.
+ROUND_SECONDS = 1.0
 
 
 def balanced_singular_values(W: np.ndarray, field: str | Field = REAL) -> np.ndarray:
@@ -115,6 +138,134 @@ def initial_points(
     return m.random_point(n_chains, rng, getattr(energy, "target", None))
 
 
+def _worker_groups(n_workers: int | None, scheduler: Any, n_chains: int, smp: Any) -> int | None:
+    """Chain groups to start with (``None``: decide by timing, see ``AUTO_WORKERS_SECONDS``)."""
+    if scheduler is not None:
+        check_picklable(smp, "the sampler (its energy and moves)")
+        n = n_workers or len(scheduler.scheduler_info()["workers"]) or 1
+        return min(n, n_chains)
+    if n_workers is None:
+        try:
+            check_picklable(smp, "the sampler")
+        except TypeError:
+            return 1  # e.g. an energy defined in a function: stay in this process
+        # Inside a worker (of a pool or a Dask cluster) the cores are already in use.
+        nested = multiprocessing.parent_process() is not None
+        return None if (os.cpu_count() or 1) > 1 and n_chains > 1 and not nested else 1
+    if n_workers > 1 and n_chains > 1:
+        check_picklable(smp, "the sampler (its energy and moves)")
+    return min(n_workers, n_chains)
+
+
+class _Rounds:
+    """The transitions of ``sample_balanced`` in rounds over groups of chains.
+
+    Every group advances by the same transitions in a round (in this process or in
+    workers); between rounds the parent joins the groups to pool the step sizes at the
+    end of warm-up over all chains (``end_warmup``, exactly as in one process) and hands
+    the stored draws to the backend in chunks of ``CHUNK_DRAWS``. No round crosses the
+    end of warm-up or a chunk boundary.
+    """
+
+    def __init__(
+        self, smp: Any, backend: Backend, n_warmup: int, n_draws: int, thin: int,
+        blas_threads: int | None, n_groups: int | None, scheduler: Any,
+    ) -> None:  # fmt: skip
+        self.smp, self.backend = smp, backend
+        self.n_warmup, self.n_draws, self.thin = n_warmup, n_draws, thin
+        self.blas_threads = blas_threads
+        self.auto = n_groups is None
+        self.n_groups = 1 if n_groups is None else n_groups
+        self.scheduler = scheduler
+        self.runner: GroupRunner | None = None
+        self.n_chains = 0
+
+    def abort(self) -> None:
+        if self.runner is not None:
+            self.runner.abort()
+
+    def _split(self, state: Any, streams: ChainStreams, n_groups: int):
+        C = streams.n_chains
+        groups = chain_groups(C, n_groups)
+        if len(groups) == 1:
+            return [state], [streams], [C]
+        states = [take_chains(state, g, C) for g in groups]
+        return states, [streams.take(g) for g in groups], [g.stop - g.start for g in groups]
+
+    def run(self, state: Any, streams: ChainStreams, bar: Any = None) -> None:
+        smp, n_warmup, thin = self.smp, self.n_warmup, self.thin
+        total = n_warmup + self.n_draws * thin
+        chunk = min(CHUNK_DRAWS, self.n_draws)
+        self.runner = GroupRunner(smp, self.n_groups, self.scheduler)
+        self.n_chains = streams.n_chains
+        states, strs, sizes = self._split(state, streams, self.n_groups)
+        pending: list[dict[str, Any]] = []  # stored draws not yet handed to the backend
+        stored = 0
+        tick = None if bar is None else bar.update
+        # in this process one round can be long (the bar ticks every transition); the
+        # automatic choice times short, doubling rounds first
+        length = 2 if self.auto else (total if self.runner.in_process else 4)
+        it = 0
+        while it < total:
+            if it == n_warmup:  # pool the step sizes over all chains, as in one process
+                merged = concat_chains(states, sizes)
+                smp.end_warmup(merged)
+                states, _, _ = self._split(merged, ChainStreams.concatenate(strs), len(sizes))
+            limit = n_warmup if it < n_warmup else n_warmup + min(
+                self.n_draws, (stored // chunk + 1) * chunk) * thin  # fmt: skip
+            stop = min(it + max(1, length), limit, total)
+            tasks = [(s, r, it, stop, n_warmup, thin, self.blas_threads) for s, r in zip(
+                states, strs, strict=True)]  # fmt: skip
+            t0 = time.perf_counter()
+            results = self.runner.run(tasks, tick=tick)
+            seconds = (time.perf_counter() - t0) / (stop - it)  # per transition
+            states = [r[0] for r in results]
+            strs = [r[1] for r in results]
+            if results[0][2] is not None:
+                pending.append(concat_chains([r[2] for r in results], sizes))
+                stored += pending[-1]["E"].shape[1]
+                if stored % chunk == 0 or stored == self.n_draws:
+                    self._flush(pending)
+                    pending = []
+            if bar is not None and not self.runner.in_process:
+                bar.update(stop - it)
+            it = stop
+            length = self._next_length(length, seconds, total - it)
+            if self.auto and self.runner.in_process and length < 0:
+                # enough work left to pay for the workers: move the chains there
+                self.auto = False
+                n = min(os.cpu_count() or 1, self.n_chains)
+                self.runner = GroupRunner(smp, n, self.scheduler)
+                states, strs, sizes = self._split(states[0], strs[0], n)
+                length = max(1, int(ROUND_SECONDS * n / max(seconds, 1e-9)))
+
+    def _next_length(self, length: int, seconds: float, left: int) -> int:
+        """The next round's transitions; ``-1`` asks to move to worker processes."""
+        if self.auto:
+            n = min(os.cpu_count() or 1, self.n_chains)
+            if left * seconds > AUTO_WORKERS_SECONDS[pool_alive(n)]:
+                return -1
+            return 2 * length
+        if self.runner is not None and self.runner.in_process:
+            return length
+        # aim at ROUND_SECONDS, growing at most fourfold per round
+        return max(1, min(4 * length, int(ROUND_SECONDS / max(seconds, 1e-9))))
+
+    def _flush(self, pending: list[dict[str, Any]]) -> None:
+        if len(pending) == 1:
+            rec = pending[0]
+        else:
+            rec = {
+                "W": np.concatenate([p["W"] for p in pending], axis=1),
+                "E": np.concatenate([p["E"] for p in pending], axis=1),
+                "stats": {
+                    k: np.concatenate([p["stats"][k] for p in pending], axis=1)
+                    for k in pending[0]["stats"]
+                },
+            }
+        self.backend.append(rec["W"], rec["E"], rec["stats"])
+
+
 def sample_balanced(
     width: int,
     depth: int,
@@ -132,6 +283,8 @@ def sample_balanced(
     field: str | Field = "real",
     out: str | os.PathLike | None = None,
     backend: Backend | None = None,
+    n_workers: int | None = None,
+    scheduler: Any = None,
     **settings: Any,
 ) -> xr.DataTree:
     """Sample ``M`` with density ``exp(-beta E(phi(W)))`` against its Hausdorff measure.
@@ -144,10 +297,12 @@ def sample_balanced(
         Inverse temperature, ``> 0``.
     n_draws, n_chains : int
         Stored draws per chain (after warm-up and thinning) and independent chains
-        (advanced together, vectorized).
+        (advanced together, vectorized, in groups over ``n_workers`` processes).
     seed : int or None
-        Seed (``>= 0``) of ``numpy.random.default_rng``; the same seed gives
-        identical output. ``None`` draws a fresh seed from
+        Seed (``>= 0``): chain ``c`` draws from its own stream, the ``c``-th child of
+        ``numpy.random.SeedSequence(seed).spawn(n_chains)`` (:mod:`dlnmc.streams`),
+        so the same seed gives identical output for any ``n_workers`` or
+        ``scheduler``. ``None`` draws a fresh seed from
         ``numpy.random.SeedSequence().entropy`` (reduced to 63 bits) and records it in the ``seed``
         attribute, so the run can be repeated.
     target : array_like (d, d), optional
@@ -190,7 +345,26 @@ def sample_balanced(
         ``"jacobi"`` or a :class:`dlnmc.manifold.Projection` object; ``"auto"`` picks
         the Jacobi-frame projection above the dense size for every field),
         ``step_size_pooling``),
-        except ``blas_threads`` (default 1: BLAS threads used while sampling).
+        except ``blas_threads`` (default 1: BLAS threads used while sampling, in this
+        process and in every worker).
+    n_workers : int, optional
+        Worker processes over which the chains are split in contiguous groups (at most
+        ``n_chains``; ``1`` runs in this process). The default uses ``os.cpu_count()``
+        workers, but only once the remaining work, timed on the first transitions in
+        this process, exceeds ``AUTO_WORKERS_SECONDS`` (10 s, or 2 s while workers of an
+        earlier call are running): small problems stay in one process, where starting
+        workers would cost more than they save, and so does a run inside a worker
+        process. A sampler
+        that cannot be pickled (an energy defined inside a function) then also stays
+        in this process; with ``n_workers > 1`` it is an error. Which choice is made
+        never changes a bit of the result. Workers are started with the
+        ``forkserver`` method (``spawn`` elsewhere), so a script that calls this must
+        guard its top level with ``if __name__ == "__main__":``; they are kept for
+        the next call (:func:`dlnmc.workers.shutdown` stops them) and stopped on an
+        error or Ctrl-C.
+    scheduler : dask.distributed.Client, optional
+        Run the groups of chains as tasks on this Dask cluster instead (``n_workers``
+        groups, default one per worker of the cluster).
 
     Returns
     -------
@@ -229,6 +403,7 @@ def sample_balanced(
     n_chains = _check_count(n_chains, "n_chains", 1)
     thin = _check_count(thin, "thin", 1)
     n_warmup = max(200, n_draws // 2) if n_warmup is None else _check_count(n_warmup, "n_warmup", 0)
+    n_workers = check_workers(n_workers, scheduler)
     if sampler == "lift":
         if out is not None or backend is not None:
             raise ValueError(
@@ -277,16 +452,18 @@ def sample_balanced(
         d, N, f, projection=projection, tol=settings.pop("projection_tol", 1e-12),
         max_iter=settings.pop("max_newton", 40),
     )  # fmt: skip
-    rng = np.random.default_rng(seed)
+    streams = ChainStreams.from_seed(seed, n_chains)
     smp = SAMPLERS[sampler](manifold, en, beta, **settings)
-    W0 = manifold.random_point(n_chains, rng, Y)
-    state = smp.init(W0, rng)
+    n_groups = _worker_groups(n_workers, scheduler, n_chains, smp)
+    W0 = manifold.random_point(n_chains, streams, Y)
+    state = smp.init(W0, streams)
 
     attrs = {
         "width": d,
         "depth": N,
         "beta": float(beta),
         "seed": seed,
+        "random_streams": "SeedSequence(seed).spawn(n_chains), one PCG64 per chain",
         "sampler": sampler,
         "n_warmup": n_warmup,
         "thin": thin,
@@ -301,47 +478,20 @@ def sample_balanced(
     if backend is None:
         backend = MemoryBackend() if out is None else NetCDFBackend(out)
     backend.open(RunInfo(n_chains, n_draws, f, attrs))
-    total = n_warmup + n_draws * thin
-    chunk = min(CHUNK_DRAWS, n_draws)
-    W_buf = np.empty((n_chains, chunk, *state.W.shape[1:]))
-    E_buf = np.empty((n_chains, chunk))
-    st_buf: dict[str, np.ndarray] = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc=f"{sampler} d={d} N={N}")
-    k = 0  # draws in the buffer
-    absent = np.zeros(n_chains)  # a statistic the sampler did not report this transition
+        bar = tqdm(total=n_warmup + n_draws * thin, desc=f"{sampler} d={d} N={N}")
+    rounds = _Rounds(smp, backend, n_warmup, n_draws, thin, blas_threads, n_groups, scheduler)
     try:
         # The matrices are small and many: threaded BLAS only adds synchronization (on
         # a loaded 2-core machine a 16x64 @ 64x1920 product went from 0.4 ms to 17 ms).
         # `with` restores the caller's BLAS threads on an exception or Ctrl-C too.
         with threadpool_limits(limits=blas_threads, user_api="blas"):
-            for it in range(total):
-                warm = it < n_warmup
-                if it == n_warmup:
-                    smp.end_warmup(state)
-                state, stats = smp.step(state, rng, adapt=warm)
-                if not warm and (it - n_warmup) % thin == thin - 1:
-                    W_buf[:, k], E_buf[:, k] = state.W, state.E
-                    for name in smp.stat_names:
-                        v = np.asarray(stats.get(name, absent))
-                        if name not in st_buf:
-                            st_buf[name] = np.empty((n_chains, chunk), v.dtype)
-                        st_buf[name][:, k] = v
-                    k += 1
-                    if k == chunk or it == total - 1:
-                        backend.append(
-                            W_buf[:, :k].copy(), E_buf[:, :k].copy(),
-                            {name: a[:, :k].copy() for name, a in st_buf.items()},
-                        )  # fmt: skip
-                        k = 0
-                if bar is not None:
-                    bar.update()
-        if n_warmup == total:  # n_draws == 0 is excluded above; keep the adapted step anyway
-            smp.end_warmup(state)
+            rounds.run(state, streams, bar)
     except BaseException:
+        rounds.abort()  # cancel the workers' rounds, stop local worker processes
         backend.abort()
         raise
     finally:

@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln
 
 from dlnmc._validation import check_finite, check_width
+from dlnmc.streams import ChainStreams, as_generator
 
 __all__ = [
     "COMPLEX",
@@ -263,7 +264,7 @@ def gaussian_matrix(
     """
     F = resolve_field(field)
     d = check_width(d, "d")
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng)
     size = (size,) if isinstance(size, int | np.integer) else tuple(size)
     return from_components(rng.standard_normal((*size, d, d, F.b)), field)
 
@@ -669,8 +670,12 @@ class Field:
         lies exactly in ``chi(Sp_d)``.
         """
         d = check_width(d, "d")
-        rng = np.random.default_rng(rng)
+        rng = as_generator(rng)
         size = _batch(size)
+        if isinstance(rng, ChainStreams):
+            # One Haar draw per chain from its own stream: the batched algorithms below
+            # interleave the samples (Gram-Schmidt runs along the last axis).
+            return rng.stack(lambda g, s: self.haar(d, s, g), size)
         if self.b == 1:
             n = int(np.prod(size, dtype=np.int64))
             draw = haar_gram_schmidt if d <= GRAM_SCHMIDT_MAX_WIDTH else haar_qr_real
