@@ -18,7 +18,8 @@ default trajectory settings unless ``--n-leapfrog`` or ``--trajectory-length`` i
 
 A/B mode (``--ab /path/to/other/tree``): every cell runs twice, in fresh processes,
 once with the other tree's ``dlnmc`` (A) and once with this one (B), interleaved cell
-by cell (A first in even cells, B first in odd ones), so that both see the same load.
+by cell (the order rotates from cell to cell), so that both see the same load;
+``--also '--n-leapfrog 8'`` adds a third arm C: this tree with those options.
 
 Run:  python benchmarks/bench_ess_table.py [--budget 40] [--big-budget 600]
       [--only 8x16] [--d 2,4,8] [--N 2,4,8,16] [--workers 2] [--trajectory-length T]
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -172,7 +174,7 @@ def fmt_row(r: dict, tag: str = "") -> str:
     )
 
 
-def _child(args, d: int, N: int, root: str) -> dict:
+def _child(args, d: int, N: int, root: str, extra: list[str] = ()) -> dict:
     """Run one cell in a fresh process with ``root``'s dlnmc; its result as a dict."""
     cmd = [sys.executable, str(HERE), "--cell", f"{d}x{N}", "--root", root]
     for name in ("budget", "big_budget", "chains", "workers", "warmup", "warmup_frac", "check"):
@@ -180,7 +182,7 @@ def _child(args, d: int, N: int, root: str) -> dict:
     if args.seed is not None:
         cmd += ["--seed", str(args.seed)]
     env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([*cmd, *extra], env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -216,6 +218,10 @@ def main() -> None:
     ap.add_argument("--trajectory-length", type=float, default=None)
     ap.add_argument("--seed", type=int, default=None, help="default: 100 d + N")
     ap.add_argument("--ab", default=None, help="root of the other tree (A); this tree is B")
+    ap.add_argument(
+        "--also", default=None,
+        help="with --ab: a third arm C, this tree with these extra options (e.g. '--n-leapfrog 8')",
+    )  # fmt: skip
     ap.add_argument("--root", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--cell", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -240,22 +246,29 @@ def main() -> None:
         for d, N in grid:
             print(fmt_row(cell(args, d, N)), flush=True)
         return
-    roots = {"A": str(Path(args.ab).resolve()), "B": str(HERE.parents[1])}
-    print(f"# A = {roots['A']}\n# B = {roots['B']}", flush=True)
+    here = str(HERE.parents[1])
+    arms = {"A": (str(Path(args.ab).resolve()), []), "B": (here, [])}
+    if args.also:
+        arms["C"] = (here, shlex.split(args.also))
+    for tag, (root, extra) in arms.items():
+        print(f"# {tag} = {root} {' '.join(extra)}".rstrip(), flush=True)
     print("  " + HEADER, flush=True)
-    rows = {"A": [], "B": []}
+    rows = {tag: [] for tag in arms}
+    tags = list(arms)
     for i, (d, N) in enumerate(grid):
-        for tag in "AB" if i % 2 == 0 else "BA":
-            r = _child(args, d, N, roots[tag])
+        k = i % len(tags)  # rotate the order from cell to cell
+        for tag in tags[k:] + tags[:k]:
+            r = _child(args, d, N, *arms[tag])
             rows[tag].append(r)
             print(fmt_row(r, tag + " "), flush=True)
-    print("\n# B / A, ESS/s of s_min and min ESS/s over singular values (n/a: a side had none)")
-    for a, b in zip(rows["A"], rows["B"], strict=True):
-        ratio = []
-        for key in ("ess_smin_per_s", "ess_min_per_s"):
-            ok = a["draws"] >= 4 and b["draws"] >= 4 and a[key] > 0
-            ratio.append(f"{b[key] / a[key]:8.2f}" if ok else "     n/a")
-        print(f"  {a['d']:4d}{a['N']:4d}" + "".join(ratio), flush=True)
+    for other in tags[1:]:
+        print(f"\n# {other} / A: ESS/s of s_min, min ESS/s over singular values (n/a: none)")
+        for a, b in zip(rows["A"], rows[other], strict=True):
+            ratio = []
+            for key in ("ess_smin_per_s", "ess_min_per_s"):
+                ok = a["draws"] >= 4 and b["draws"] >= 4 and a[key] > 0
+                ratio.append(f"{b[key] / a[key]:8.2f}" if ok else "     n/a")
+            print(f"  {a['d']:4d}{a['N']:4d}" + "".join(ratio), flush=True)
 
 
 if __name__ == "__main__":

@@ -271,8 +271,9 @@ class ConstrainedHMC(_ManifoldSampler):
     target_accept = 0.8
     #: Warm-up step count with a fixed ``trajectory_length`` (and no ``n_leapfrog``).
     warmup_leapfrog = 8
-    #: Cap on ``T / h`` while ``T`` adapts: all chains wait for the longest trajectory,
-    #: and a chain whose dual averaging is exploring a tiny ``h`` would stall the batch.
+    #: Cap on ``T / h`` while ``T`` adapts (``16 + t`` after ``t`` warm-up transitions, at
+    #: most this): all chains wait for the longest trajectory, and a chain whose dual
+    #: averaging is exploring a tiny ``h`` would stall the batch.
     warmup_max_leapfrog = 128
     #: Starting ``T`` of the adaptation.
     initial_trajectory_length = 1.0
@@ -489,7 +490,9 @@ class ConstrainedHMC(_ManifoldSampler):
             v1 = quotient_velocity(c, W, P)
         new, stats = self._finish(state, proposal, log_accept, alive, rng, adapt, stats)
         if traj is not None:
-            cap = new.step_size * min(self.max_leapfrog, self.warmup_max_leapfrog)
+            # The cap grows with warm-up: early on, dual averaging swings through tiny h.
+            steps = min(self.max_leapfrog, self.warmup_max_leapfrog, 16 + traj.t)
+            cap = new.step_size * steps
             new.extra["trajectory_length"] = traj.update(
                 z0, z1, v1, u, stats["acceptance_rate"], cap
             )
