@@ -93,7 +93,10 @@ class _ManifoldSampler:
         self.initial_step_size = float(step_size)
         self.reverse_tol = float(reverse_tol)
         if moves is None:
-            # Default: component moves wherever M has several components (over R).
+            # Default: component moves wherever M has several components (over R). The
+            # exact gauge move is not added: HMC and RWM commute with the gauge action (an
+            # isometry of M that keeps the target and the momentum law), so the law of
+            # the chain of X is the same with or without it; it only re-draws the gauge.
             if component_moves is None:
                 component_moves = manifold.n_components > 1
             moves = [ComponentMove()] if component_moves else []

@@ -11,9 +11,7 @@ depend on which other chains share its batch or process; the pooling (median ove
 chains) happens once, in :meth:`ConstrainedHMC.end_warmup
 <dlnmc.samplers.ConstrainedHMC.end_warmup>`.
 
-The statistic ``z``
--------------------
-``z = sqrt(N) lambda(W)``, with ``lambda`` the ``d`` singular values (over ``F``,
+**The statistic.** ``z = sqrt(N) lambda(W)``, with ``lambda`` the ``d`` singular values (over ``F``,
 descending) that all layers of a balanced point share. Why not the alternatives:
 
 - ``W`` itself: most of ``T_W M`` is the gauge fibre, which the exact gauge and
@@ -87,6 +85,8 @@ def quotient_velocity(
 
 class TrajectoryAdaptation:
     """Per-chain ChEES ascent on ``log T`` (RMSProp steps, iterate averaging).
+
+    All state has a leading chain axis and is updated from each chain's own transitions.
 
     Parameters
     ----------
