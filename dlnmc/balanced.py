@@ -203,8 +203,8 @@ def sample_balanced(
         ``diverging`` (bool: the projection or the reverse check failed, ArviZ's
         name), ``lp`` (log target density ``-beta E`` on ``M``, up to a constant),
         ``n_steps`` (leapfrog steps; 0 for RWM), ``trajectory_length`` (HMC: the
-        integration time ``T`` of the transition, by default the one adapted in warm-up
-        and frozen; 0 for RWM),
+        integration time ``T`` of the transition, with ``adapt_trajectory=True`` the one
+        adapted in warm-up and frozen; 0 for RWM),
         ``constraint_residual`` (``max |F(W)|`` of the stored draw).
         Root attributes: width, depth, beta, seed, sampler, settings (JSON), field, ...
 

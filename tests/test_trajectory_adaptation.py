@@ -3,10 +3,10 @@
 The adaptation must be deterministic per seed, keep its state per chain (arrays with a
 leading chain axis, nothing pooled before ``end_warmup``), and hand the sampling phase
 one frozen ``T`` (the Markov kernel after warm-up is fixed, so detailed balance holds).
-The law test: the default sampler at d = 2, N = 3 against quadrature of the
-closed-form law (means and 10%/90% quantiles of both singular values, |z| < 4.5 with
-ArviZ MCSEs, fixed in advance), and the same draws reject the law with the wrong
-exponent of ``D_ij`` (alpha = 1).
+The law test: the adapted sampler (``adapt_trajectory=True``) at d = 2, N = 3 against
+quadrature of the closed-form law (means and 10%/90% quantiles of both singular
+values, |z| < 4.5 with ArviZ MCSEs, fixed in advance), and the same draws reject the
+law with the wrong exponent of ``D_ij`` (alpha = 1).
 """
 
 import json
@@ -29,7 +29,7 @@ PROBS = (0.1, 0.9)
 
 def _warm(C=4, n=12, seed=5, d=2, N=3):
     m = BalancedManifold(d, N)
-    hmc = ConstrainedHMC(m, QuadraticEnergy(), 1.0)
+    hmc = ConstrainedHMC(m, QuadraticEnergy(), 1.0, adapt_trajectory=True)
     rng = np.random.default_rng(seed)
     state = hmc.init(m.random_point(C, rng), rng)
     for _ in range(n):
@@ -39,15 +39,15 @@ def _warm(C=4, n=12, seed=5, d=2, N=3):
 
 def test_default_adapts_and_fixed_modes_stay_available():
     e = QuadraticEnergy()
-    assert ConstrainedHMC(2, 3, e, 1.0).adapt_trajectory
+    assert ConstrainedHMC(2, 3, e, 1.0, adapt_trajectory=True).adapt_trajectory
+    default = ConstrainedHMC(2, 3, e, 1.0)
+    assert not default.adapt_trajectory and default.n_leapfrog == 8
     assert not ConstrainedHMC(2, 3, e, 1.0, n_leapfrog=8).adapt_trajectory
     assert not ConstrainedHMC(2, 3, e, 1.0, trajectory_length=1.0).adapt_trajectory
     hmc = ConstrainedHMC(2, 3, e, 1.0, trajectory_length=0.3, adapt_trajectory=True)
     assert hmc.adapt_trajectory and hmc.trajectory_length_init == 0.3
     with pytest.raises(ValueError, match="n_leapfrog"):
         ConstrainedHMC(2, 3, e, 1.0, n_leapfrog=8, adapt_trajectory=True)
-    with pytest.raises(ValueError, match="adapt_trajectory=False"):
-        ConstrainedHMC(2, 3, e, 1.0, adapt_trajectory=False)
     with pytest.raises(ValueError, match="n_leapfrog"):
         ConstrainedHMC(2, 3, e, 1.0, n_leapfrog=0)
 
@@ -94,7 +94,9 @@ def test_pooled_length_is_frozen_and_used_after_warmup():
 
 
 def test_sample_stats_record_the_adapted_length():
-    tree = sample_balanced(2, 2, beta=1.0, n_draws=20, n_chains=3, seed=4, n_warmup=15)
+    tree = sample_balanced(
+        2, 2, beta=1.0, n_draws=20, n_chains=3, seed=4, n_warmup=15, adapt_trajectory=True
+    )
     T = tree.sample_stats["trajectory_length"].values
     assert T.shape == (3, 20) and np.all(T == T[0, 0]) and T[0, 0] > 0
     assert json.loads(tree.attrs["settings"])["trajectory"] == "adapted"
@@ -135,9 +137,9 @@ def test_velocity_of_the_statistic():
 
 
 @pytest.mark.slow
-def test_default_sampler_matches_quadrature_d2_n3():
+def test_adapted_trajectory_matches_quadrature_d2_n3():
     tree = sample_balanced(2, 3, beta=1.0, n_draws=1200, n_chains=16, seed=20261202,
-                           n_warmup=300)  # fmt: skip
+                           n_warmup=300, adapt_trajectory=True)  # fmt: skip
     assert json.loads(tree.attrs["settings"])["trajectory"] == "adapted"
     s = tree.posterior["singular_values"]
 
