@@ -264,6 +264,12 @@ class ConstrainedHMC(_ManifoldSampler):
     max_leapfrog : int
         Cap on the step count of one trajectory (from ``T / h``); in the adapted mode
         ``T`` is kept below ``max_leapfrog * h``.
+    trajectory_jitter : float
+        With ``adapt_trajectory=True``: a trajectory lasts ``u T`` with ``u`` uniform in
+        ``(1 - trajectory_jitter, 1)`` (1/2: all chains wait for the longest one, so a
+        wider range costs more than its mean length).
+    chees_options : dict, optional
+        Keywords of :class:`~dlnmc.samplers.trajectory.TrajectoryAdaptation`.
     step_size_pooling : {"median", "per-chain"}
         After warm-up every chain gets the median of the adapted step sizes
         (default), or keeps its own (see :meth:`end_warmup`).
@@ -320,6 +326,8 @@ class ConstrainedHMC(_ManifoldSampler):
                 f"with a fixed n_leapfrog={n_leapfrog!r}"
             )
         self.adapt_trajectory = bool(adapt_trajectory)
+        if not 0 <= trajectory_jitter < 1:
+            raise ValueError(f"trajectory_jitter must be in [0, 1), got {trajectory_jitter!r}")
         self.trajectory_jitter = float(trajectory_jitter)
         self.chees_options = dict(chees_options or {})
         self.n_leapfrog = self.default_leapfrog if n_leapfrog is None else int(n_leapfrog)
