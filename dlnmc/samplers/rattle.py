@@ -349,6 +349,7 @@ class ConstrainedHMC(_ManifoldSampler):
             out.update(
                 trajectory="adapted",
                 trajectory_length_init=self.trajectory_length_init,
+                trajectory_jitter=self.trajectory_jitter,
                 max_leapfrog=self.max_leapfrog,
             )
             return out
