@@ -339,7 +339,7 @@ def sample_balanced(
         netCDF backend when ``out`` is given); its ``close()`` is returned.
     **settings
         Passed to the sampler (``step_size``, ``n_leapfrog``, ``jitter``,
-        ``trajectory_length``, ``max_leapfrog``, ``target_accept``,
+        ``trajectory_length``, ``adapt_trajectory``, ``max_leapfrog``, ``target_accept``,
         ``component_moves``, ``moves`` (a list of :mod:`dlnmc.moves` objects),
         ``projection_tol``, ``projection`` (``"auto"``, ``"dense"``, ``"block"``,
         ``"jacobi"`` or a :class:`dlnmc.manifold.Projection` object; ``"auto"`` picks
@@ -377,7 +377,9 @@ def sample_balanced(
         ``reverse_check_failures``, ``det_flip`` (per stored transition),
         ``diverging`` (bool: the projection or the reverse check failed, ArviZ's
         name), ``lp`` (log target density ``-beta E`` on ``M``, up to a constant),
-        ``n_steps`` (leapfrog steps; 0 for RWM),
+        ``n_steps`` (leapfrog steps; 0 for RWM), ``trajectory_length`` (HMC: the
+        integration time ``T`` of the transition, with ``adapt_trajectory=True`` the one
+        adapted in warm-up and frozen; 0 for RWM),
         ``constraint_residual`` (``max |F(W)|`` of the stored draw).
         Root attributes: width, depth, beta, seed, sampler, settings (JSON), field, ...
 

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from dlnmc.manifold import BalancedManifold
 from dlnmc.moves import ComponentMove, Move
 from dlnmc.samplers.base import ChainState, DualAveraging
+from dlnmc.samplers.trajectory import TrajectoryAdaptation, quotient_coordinates, quotient_velocity
 
 __all__ = ["ConstrainedHMC"]
 
@@ -58,6 +59,7 @@ class _ManifoldSampler:
         "diverging",
         "lp",
         "n_steps",
+        "trajectory_length",
     )
 
     def __init__(
@@ -91,7 +93,10 @@ class _ManifoldSampler:
         self.initial_step_size = float(step_size)
         self.reverse_tol = float(reverse_tol)
         if moves is None:
-            # Default: component moves wherever M has several components (over R).
+            # Default: component moves wherever M has several components (over R). The
+            # exact gauge move is not added: HMC and RWM commute with the gauge action (an
+            # isometry of M that keeps the target and the momentum law), so the law of
+            # the chain of X is the same with or without it; it only re-draws the gauge.
             if component_moves is None:
                 component_moves = manifold.n_components > 1
             moves = [ComponentMove()] if component_moves else []
@@ -131,20 +136,34 @@ class _ManifoldSampler:
         return self.refresh(W, h, DualAveraging(h, self.target_accept))
 
     def end_warmup(self, state: ChainState) -> None:
-        """Freeze the step size: by default every chain gets the median of the adapted ones.
+        """Freeze the adapted settings: by default every chain gets the median step size.
 
         Per-chain dual averaging lets a chain that spent warm-up near the singular
         stratum of ``M`` (small singular values, many failed projections) freeze a
         tiny step size, e.g. 0.001 against a median of 0.04 at d = 4, N = 8; that
         chain then barely moves and dominates R-hat. One common step size also makes
-        all chains run the same Markov kernel.
+        all chains run the same Markov kernel. The same as
+        ``apply_warmup(state, pool_warmup(warmup_values(state)))``.
         """
-        if state.adapt is not None:
-            h = state.adapt.final()
-            if self.step_size_pooling == "median":
-                h = np.full_like(h, np.median(h))
-            state.step_size = h
-            state.adapt = None
+        values = self.warmup_values(state)
+        if values:
+            self.apply_warmup(state, self.pool_warmup(values))
+
+    def warmup_values(self, state: ChainState) -> dict[str, NDArray[np.float64]]:
+        """Per-chain results of warm-up, each of shape ``(C,)`` (empty after warm-up)."""
+        return {} if state.adapt is None else {"step_size": state.adapt.final()}
+
+    def pool_warmup(self, values: dict[str, NDArray[np.float64]]) -> dict[str, NDArray]:
+        """The frozen per-chain values, shape ``(C,)``, from :meth:`warmup_values` of all chains."""
+        h = values["step_size"]
+        if self.step_size_pooling == "median":
+            h = np.full_like(h, np.median(h))
+        return {"step_size": h}
+
+    def apply_warmup(self, state: ChainState, pooled: dict[str, NDArray]) -> None:
+        """Set the frozen values on ``state`` (the chains' slice of :meth:`pool_warmup`)."""
+        state.step_size = np.array(pooled["step_size"], dtype=np.float64)
+        state.adapt = None
 
     def _returned(self, Wr: NDArray[np.float64], W0: NDArray[np.float64]) -> NDArray[np.bool_]:
         scale = 1.0 + np.abs(W0).max(axis=(-3, -2, -1))
@@ -174,7 +193,9 @@ class _ManifoldSampler:
             for mv in self.moves:
                 W, X, E, mv_stats = mv.apply(self.manifold, W, X, E, self.energy, self.beta, rng)
                 stats.update(mv_stats)
+            extra = new.extra
             new = self.refresh(W, new.step_size, new.adapt)
+            new.extra = extra
         # log target density on M (Hausdorff measure), up to a constant
         stats["lp"] = -self.beta * np.asarray(new.E, dtype=np.float64)
         return new, stats
@@ -202,6 +223,16 @@ class _ManifoldSampler:
 class ConstrainedHMC(_ManifoldSampler):
     """RATTLE HMC on ``M`` with the reverse-projection check, vectorized over chains.
 
+    Three ways to set the length of a trajectory:
+
+    - ``n_leapfrog=L``: a fixed number of steps (the default, ``L = 8``);
+    - ``trajectory_length=T``: a fixed integration time, ``ceil(T / h)`` steps;
+    - ``adapt_trajectory=True``: the integration time ``T`` is adapted in warm-up, per
+      chain, by the ChEES criterion on the layer singular values
+      (:mod:`dlnmc.samplers.trajectory`); at the end of warm-up every chain gets the
+      median over chains. A trajectory then runs for ``u T`` with ``u`` uniform in
+      ``(1/2, 1)``, in ``ceil(u T / h)`` steps of the frozen step size ``h``.
+
     Parameters
     ----------
     manifold : BalancedManifold
@@ -213,19 +244,32 @@ class ConstrainedHMC(_ManifoldSampler):
     step_size : float
         Initial step size (adapted per chain in warm-up, then frozen as set by
         ``step_size_pooling``).
-    n_leapfrog : int
-        Leapfrog steps per trajectory (when ``trajectory_length`` is None).
+    n_leapfrog : int, optional
+        Leapfrog steps per trajectory (fixed, default 8). With ``trajectory_length`` it
+        is the step count of the warm-up trajectories.
     jitter : float
-        Each trajectory uses ``h * U(1 - jitter, 1 + jitter)`` (avoids periodic orbits).
+        With a fixed step count or time, each trajectory uses steps
+        ``h * U(1 - jitter, 1 + jitter)`` (avoids periodic orbits). The adapted mode
+        jitters the integration time instead.
     trajectory_length : float, optional
-        Integration time ``T`` of a trajectory instead of a fixed step count: chain
-        ``c`` takes ``ceil(T / h_c)`` leapfrog steps with its frozen step size ``h_c``
-        (the pooled one by default), so the distance travelled per transition does not
-        shrink when adaptation shrinks ``h``. Deep networks need this: their slow
-        direction (the small singular values, moved coherently in all ``N`` layers)
-        is ``O(sqrt(N))`` long, which short trajectories cross only diffusively.
+        Fixed integration time ``T`` of a trajectory instead of a fixed step count:
+        chain ``c`` takes ``ceil(T / h_c)`` leapfrog steps with its frozen step size
+        ``h_c`` (the pooled one by default), so the distance travelled per transition
+        does not shrink when adaptation shrinks ``h``. Deep networks need a long ``T``:
+        their slow direction (the small singular values, moved coherently in all ``N``
+        layers) is ``O(sqrt(N))`` long. With ``adapt_trajectory=True`` it is the
+        starting value of the adaptation instead (default 1).
+    adapt_trajectory : bool
+        Adapt ``T`` in warm-up (ChEES); ``trajectory_length`` is then its start.
     max_leapfrog : int
-        Cap on the step count from ``trajectory_length``.
+        Cap on the step count of one trajectory (from ``T / h``); in the adapted mode
+        ``T`` is kept below ``max_leapfrog * h``.
+    trajectory_jitter : float
+        With ``adapt_trajectory=True``: a trajectory lasts ``u T`` with ``u`` uniform in
+        ``(1 - trajectory_jitter, 1)`` (1/2: all chains wait for the longest one, so a
+        wider range costs more than its mean length).
+    chees_options : dict, optional
+        Keywords of :class:`~dlnmc.samplers.trajectory.TrajectoryAdaptation`.
     step_size_pooling : {"median", "per-chain"}
         After warm-up every chain gets the median of the adapted step sizes
         (default), or keeps its own (see :meth:`end_warmup`).
@@ -233,21 +277,36 @@ class ConstrainedHMC(_ManifoldSampler):
 
     name = "hmc"
     target_accept = 0.8
+    #: Steps per trajectory without ``n_leapfrog`` (and in the warm-up of a fixed
+    #: ``trajectory_length``).
+    default_leapfrog = 8
+    #: Cap on ``T / h`` while ``T`` adapts (``16 + t`` after ``t`` warm-up transitions, at
+    #: most this): all chains wait for the longest trajectory, and a chain whose dual
+    #: averaging is exploring a tiny ``h`` would stall the batch.
+    warmup_max_leapfrog = 128
+    #: Starting ``T`` of the adaptation.
+    initial_trajectory_length = 1.0
 
     def __init__(
         self,
         manifold: BalancedManifold | int,
         *args: Any,
         step_size: float = 0.1,
-        n_leapfrog: int = 8,
+        n_leapfrog: int | None = None,
         jitter: float = 0.2,
         trajectory_length: float | None = None,
+        adapt_trajectory: bool = False,
         max_leapfrog: int = 1024,
+        trajectory_jitter: float = 0.5,
+        chees_options: dict | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(manifold, *args, step_size=step_size, **kwargs)
-        if int(n_leapfrog) < 1:
-            raise ValueError(f"n_leapfrog must be >= 1, got {n_leapfrog!r}")
+        if n_leapfrog is not None and (
+            isinstance(n_leapfrog, bool) or not isinstance(n_leapfrog, int | np.integer)
+            or n_leapfrog < 1
+        ):  # fmt: skip
+            raise ValueError(f"n_leapfrog must be an integer >= 1, got {n_leapfrog!r}")
         if not 0 <= jitter < 1:
             raise ValueError(f"jitter must be in [0, 1), got {jitter!r}")
         if trajectory_length is not None and not (
@@ -256,22 +315,96 @@ class ConstrainedHMC(_ManifoldSampler):
             raise ValueError(f"trajectory_length must be > 0, got {trajectory_length!r}")
         if int(max_leapfrog) < 1:
             raise ValueError(f"max_leapfrog must be >= 1, got {max_leapfrog!r}")
-        self.n_leapfrog = int(n_leapfrog)
+        # Not the default: in the A/B table of benchmarks/results_ess.txt (15 s per cell)
+        # it won at d = 2, N = 2 and lost at d = 2, N = 8 and d = 4, N = 4 against the
+        # fixed 8 steps, geometric mean 0.95; ChEES maximizes the change per transition,
+        # not per leapfrog step.
+        adapt_trajectory = bool(adapt_trajectory)
+        if adapt_trajectory and n_leapfrog is not None:
+            raise ValueError(
+                "adapt_trajectory=True adapts the integration time; it cannot be combined "
+                f"with a fixed n_leapfrog={n_leapfrog!r}"
+            )
+        self.adapt_trajectory = bool(adapt_trajectory)
+        if not 0 <= trajectory_jitter < 1:
+            raise ValueError(f"trajectory_jitter must be in [0, 1), got {trajectory_jitter!r}")
+        self.trajectory_jitter = float(trajectory_jitter)
+        self.chees_options = dict(chees_options or {})
+        self.n_leapfrog = self.default_leapfrog if n_leapfrog is None else int(n_leapfrog)
         self.jitter = float(jitter)
-        self.trajectory_length = None if trajectory_length is None else float(trajectory_length)
         self.max_leapfrog = int(max_leapfrog)
+        if self.adapt_trajectory:
+            self.trajectory_length = None
+            self.trajectory_length_init = (
+                self.initial_trajectory_length
+                if trajectory_length is None
+                else float(trajectory_length)
+            )
+        else:
+            self.trajectory_length = None if trajectory_length is None else float(trajectory_length)
 
     def settings(self) -> dict[str, Any]:
-        out = {**super().settings(), "n_leapfrog": self.n_leapfrog, "jitter": self.jitter}
+        out = super().settings()
+        if self.adapt_trajectory:
+            out.update(
+                trajectory="adapted",
+                trajectory_length_init=self.trajectory_length_init,
+                trajectory_jitter=self.trajectory_jitter,
+                max_leapfrog=self.max_leapfrog,
+            )
+            return out
+        out.update(n_leapfrog=self.n_leapfrog, jitter=self.jitter)
         if self.trajectory_length is not None:
             out.update(trajectory_length=self.trajectory_length, max_leapfrog=self.max_leapfrog)
         return out
 
+    # -- warm-up state -------------------------------------------------------------------
+    def init(self, W: NDArray[np.float64], rng: np.random.Generator) -> ChainState:
+        state = super().init(W, rng)
+        if self.adapt_trajectory:
+            T = np.full(W.shape[0], self.trajectory_length_init)
+            state.extra["trajectory_length"] = T
+            state.extra["trajectory_adapt"] = TrajectoryAdaptation(T, **self.chees_options)
+        return state
+
+    def warmup_values(self, state: ChainState) -> dict[str, NDArray[np.float64]]:
+        """Per-chain results of warm-up, each of shape ``(C,)``: what :meth:`end_warmup` pools.
+
+        ``step_size`` (averaged dual-averaging iterate) and, in the adapted mode,
+        ``trajectory_length`` (averaged ChEES iterate). Chains split over processes can
+        concatenate these along the chain axis, pool them once with :meth:`pool_warmup`
+        and hand each process its slice for :meth:`apply_warmup`.
+        """
+        out = super().warmup_values(state)
+        adapt = state.extra.get("trajectory_adapt")
+        if adapt is not None:
+            out["trajectory_length"] = adapt.final()
+        return out
+
+    def pool_warmup(self, values: dict[str, NDArray[np.float64]]) -> dict[str, NDArray]:
+        """Pool over chains: ``T`` always by its median (one kernel for all chains)."""
+        out = super().pool_warmup(values)
+        if "trajectory_length" in values:
+            T = np.full_like(values["trajectory_length"], np.median(values["trajectory_length"]))
+            # The cap of warm-up holds for the frozen step sizes too.
+            out["trajectory_length"] = np.minimum(T, out["step_size"] * self.max_leapfrog)
+        return out
+
+    def apply_warmup(self, state: ChainState, pooled: dict[str, NDArray]) -> None:
+        super().apply_warmup(state, pooled)
+        if "trajectory_length" in pooled:
+            state.extra["trajectory_length"] = np.array(pooled["trajectory_length"], float)
+            state.extra.pop("trajectory_adapt", None)
+
+    # -- trajectories --------------------------------------------------------------------
     def n_steps(self, step_size: NDArray[np.float64]) -> NDArray[np.int_]:
-        """Leapfrog steps per chain for nominal step sizes ``step_size`` (before jitter)."""
+        """Leapfrog steps per chain for nominal step sizes ``step_size`` (fixed modes)."""
         if self.trajectory_length is None:
             return np.full(step_size.shape, self.n_leapfrog)
-        L = np.ceil(self.trajectory_length / step_size)
+        return self._steps_for(self.trajectory_length, step_size)
+
+    def _steps_for(self, time, step_size: NDArray[np.float64]) -> NDArray[np.int_]:
+        L = np.ceil(time / step_size)
         return np.clip(np.nan_to_num(L, nan=1.0), 1, self.max_leapfrog).astype(np.int_)
 
     def leapfrog(self, W, P, g, fac, h, alive):
@@ -312,7 +445,23 @@ class ConstrainedHMC(_ManifoldSampler):
         c = self.manifold
         W, g, fac = state.W, state.grad, state.factor
         C = W.shape[0]
-        h = state.step_size * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter, C)
+        if self.adapt_trajectory:
+            # Jittered integration time u T (u uniform, as ChEES), steps of the nominal h.
+            # The same random draws in warm-up and sampling; only T is frozen after it.
+            T = state.extra["trajectory_length"]
+            u = rng.uniform(1.0 - self.trajectory_jitter, 1.0, C)
+            h = state.step_size.copy()
+            n_steps = self._steps_for(u * T, h)
+        else:
+            h = state.step_size * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter, C)
+            # Warm-up uses short fixed trajectories: far from equilibrium dual averaging
+            # drives h down for a while, and ceil(T / h) steps would make that very slow.
+            if adapt or self.trajectory_length is None:
+                n_steps = np.full(C, self.n_leapfrog)
+                T = n_steps * state.step_size  # the nominal time of L steps
+            else:
+                n_steps = self.n_steps(state.step_size)
+                T = np.full(C, self.trajectory_length)
         P = c.project_tangent(W, rng.standard_normal(W.shape), fac)
         H0 = self.beta * state.E + 0.5 * np.einsum("cpij,cpij->c", P, P)
         alive = np.ones(C, bool)
@@ -322,9 +471,6 @@ class ConstrainedHMC(_ManifoldSampler):
         taken = np.zeros(C, np.int_)
         E1 = state.E
         X1 = state.X
-        # Warm-up uses short fixed trajectories: far from equilibrium dual averaging
-        # drives h down for a while, and ceil(T / h) steps would make that very slow.
-        n_steps = np.full(C, self.n_leapfrog) if adapt else self.n_steps(state.step_size)
         for k in range(int(n_steps.max())):
             # Chains past their own step count sit still (the leapfrog leaves W alone
             # for inactive chains; their momentum is kept explicitly).
@@ -339,12 +485,28 @@ class ConstrainedHMC(_ManifoldSampler):
         with np.errstate(over="ignore", invalid="ignore"):
             H1 = self.beta * E1 + 0.5 * np.einsum("cpij,cpij->c", P, P)
             log_accept = H0 - H1
-        proposal = ChainState(W, X1, E1, g, fac, state.step_size, state.adapt)
+        proposal = ChainState(W, X1, E1, g, fac, state.step_size, state.adapt, state.extra)
         stats = {
             "step_size": h,
             "projection_iterations": iters,
             "projection_failures": proj_fail,
             "reverse_check_failures": rev_fail,
             "n_steps": taken,
+            "trajectory_length": np.array(T, dtype=np.float64),
         }
-        return self._finish(state, proposal, log_accept, alive, rng, adapt, stats)
+        traj = state.extra.get("trajectory_adapt") if adapt else None
+        if traj is not None:
+            # ChEES statistics of the trajectory itself (before the exact moves, which
+            # leave z unchanged anyway).
+            z0 = quotient_coordinates(c, state.W)
+            z1 = quotient_coordinates(c, W)
+            v1 = quotient_velocity(c, W, P)
+        new, stats = self._finish(state, proposal, log_accept, alive, rng, adapt, stats)
+        if traj is not None:
+            # The cap grows with warm-up: early on, dual averaging swings through tiny h.
+            steps = min(self.max_leapfrog, self.warmup_max_leapfrog, 16 + traj.t)
+            cap = new.step_size * steps
+            new.extra["trajectory_length"] = traj.update(
+                z0, z1, v1, u, stats["acceptance_rate"], cap
+            )
+        return new, stats

@@ -89,5 +89,6 @@ class ConstrainedRWM(_ManifoldSampler):
             "projection_failures": ~fwd.converged,
             "reverse_check_failures": rev_fail,
             "n_steps": np.zeros(C, np.int_),  # no leapfrog steps
+            "trajectory_length": np.zeros(C),  # no integration time
         }
         return self._finish(state, proposal, log_accept, alive, rng, adapt, stats)
