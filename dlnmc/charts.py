@@ -81,7 +81,7 @@ class EulerChart:
 
     #: The field whose group this charts (``O_d`` is real).
     field = REAL
-    #: ``O_d = SO(d) + reflection . SO(d)``: two isometric copies of the chart's image.
+    #: ``O_d = SO(d) + R SO(d)`` for a reflection ``R``: two isometric copies of the chart's image.
     n_components = 2
     #: Derivatives are exact (no finite-difference error to account for).
     derivative_step = None

@@ -382,7 +382,7 @@ def log_sv_density(
     """Unnormalized log density of the singular values of ``X = phi(W)`` on the balanced manifold.
 
     For ``E = |X|^2 / 2`` (invariant under ``G_d`` on both sides) the ordered
-    singular values have density (MATH.md sections 6 and 8)
+    singular values have density (MATH.md sections 6 and 8)::
 
         exp(-beta E) prod_i s_i^{b-1} D_ii^{-1/2} prod_{i<j} |s_i^2 - s_j^2|^b D_ij^{-b alpha}
 

@@ -260,7 +260,7 @@ def gaussian_matrix(
 
     Returns
     -------
-    ndarray, shape (*size, n, n), ``n = rep_size(d, field)``
+    ndarray, shape ``(*size, n, n)``, ``n = rep_size(d, field)``
     """
     F = resolve_field(field)
     d = check_width(d, "d")

@@ -106,7 +106,7 @@ def haar_special_orthogonal(d: int, size: Size = (), rng: Seed = None) -> NDArra
 
     Returns
     -------
-    ndarray, shape (*size, d, d)
+    ndarray, shape ``(*size, d, d)``
     """
     Q = haar_orthogonal(d, size, rng)
     det = np.linalg.det(Q)
@@ -126,7 +126,7 @@ def haar_symplectic(d: int, size: Size = (), rng: Seed = None) -> NDArray[np.com
 
     Returns
     -------
-    ndarray, complex128, shape (*size, 2d, 2d)
+    ndarray, complex128, shape ``(*size, 2d, 2d)``
         The complex representation ``chi(U)``.
     """
     return QUATERNION.haar(d, size, rng)

@@ -209,7 +209,7 @@ class BalancedManifold:
 
     # -- the maps ---------------------------------------------------------------------
     def phi(self, W: NDArray[np.float64]) -> NDArray:
-        """``X = W_N ... W_1`` in storage, shape ``(C, n, n)``, from the component layout."""
+        """``X = W_N...W_1`` in storage, shape ``(C, n, n)``, from the component layout."""
         return product(self.unpack(W))
 
     def potential(

@@ -53,7 +53,7 @@ def layers(W: ArrayLike, field: Field, name: str = "W") -> NDArray:
 
 
 def end_to_end(W: ArrayLike, field: FieldLike = REAL) -> NDArray:
-    """End-to-end matrix ``X = W_N ... W_1``.
+    """End-to-end matrix ``X = W_N...W_1``.
 
     Parameters
     ----------

@@ -53,7 +53,7 @@ _GROWTH = 1.25
 
 @dataclass(frozen=True)
 class SVLaw:
-    """Quadrature summaries of the ordered singular values ``s_1 >= ... >= s_d``.
+    """Quadrature summaries of the singular values ``s_1 >= s_2 >= ...`` (descending).
 
     Attributes
     ----------

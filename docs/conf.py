@@ -8,7 +8,6 @@ the network (MathJax is served from the site itself).
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -36,7 +35,7 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
-exclude_patterns = ["_build", "jupyter_execute", "_readme_draft.md", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints"]
 root_doc = "index"
 
 # --- MyST and the executed tutorials -------------------------------------------------------
@@ -72,7 +71,6 @@ mathjax_path = "mathjax/tex-chtml.js"  # the local copy, no CDN
 # --- HTML ---------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"dlnmc {release}"
-html_static_path = ["_static"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
@@ -84,40 +82,3 @@ html_theme_options = {
 html_sidebars = {"index": []}
 html_show_sourcelink = False
 
-
-# --- Docstring repairs at build time ------------------------------------------------------
-# The library files are being restructured in parallel, so the few docstring problems the
-# build finds are repaired here instead of in the source. Each repair is listed in the merge
-# notes (guide/architecture.md); at merge, move it into the docstring and delete it here.
-# A repair whose object is renamed stops matching, and the build warning comes back.
-DOCSTRING_FIXES: list[tuple[str, str, str]] = [
-    # (object name suffix, text, replacement)
-    # An indented formula after a paragraph without "::" is parsed as reST: |a| becomes a
-    # substitution reference.
-    (
-        "log_sv_density",
-        "have density (MATH.md section 6)\n",
-        "have density (MATH.md section 6)::\n",
-    ),
-]
-
-_STAR_SHAPE = re.compile(r"\((\*\w)")  # "shape (*size, d, d)": a bare * opens emphasis
-
-
-def _repair_docstring(app, what, name, obj, options, lines):
-    text = "\n".join(lines) + "\n"
-    for suffix, old, new in DOCSTRING_FIXES:
-        if name.endswith(suffix):
-            text = text.replace(old, new)
-    out = text.split("\n")[:-1]
-    for i, line in enumerate(out):
-        if "``" not in line:
-            out[i] = _STAR_SHAPE.sub(r"(\\\1", line)
-    if out:
-        # autosummary cuts the summary at ". ", which splits "``X = W_N ... W_1``" in two.
-        out[0] = out[0].replace("...", "\u2026")
-    lines[:] = out
-
-
-def setup(app):
-    app.connect("autodoc-process-docstring", _repair_docstring)

@@ -31,7 +31,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {  # screenshot name -> page of the site, with the minimum fraction of ink expected
     "landing": ("index.html", 0.02),
-    "tutorial_law_of_x": ("tutorials/law_of_x.html", 0.05),
+    "tutorial_langevin": ("tutorials/langevin.html", 0.05),
 }
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Flags for a headless run that talks to nothing but the local server.
