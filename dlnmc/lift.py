@@ -47,8 +47,7 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from dlnmc._validation import check_depth, check_width
-from dlnmc.energy import as_energy
-from dlnmc.energy_fields import FieldQuadraticEnergy
+from dlnmc.energy import QuadraticEnergy, as_energy
 from dlnmc.ensemble import build_tree
 from dlnmc.fields import Field, resolve_field
 from dlnmc.samplers.euclidean import sample_hmc
@@ -144,7 +143,7 @@ def log_density_log_sv(
     + (b/2) log(1 - e^{-2 delta_ij / N})]``, ``delta_ij = |t_i - t_j|``: the law
     of MATH.md section 8 (``ds = s dt`` included), symmetric in the ``t_i``,
     up to an additive constant. Equals
-    ``dlnmc.entropy_fields.log_sv_density_field(e^t) + sum t`` up to a constant.
+    ``dlnmc.entropy.log_sv_density(e^t, N, beta, field=...) + sum t`` up to a constant.
 
     Parameters
     ----------
@@ -575,7 +574,7 @@ def sample_lifted(
     if energy is not None and target is not None:
         raise ValueError("pass either target or energy, not both (target defines the energy)")
     if energy is None:
-        en = FieldQuadraticEnergy(F.name, target)
+        en = QuadraticEnergy(target, field=F)
         if en.target is not None and en.target.shape != (n, n):
             raise ValueError(
                 f"target must have shape ({n}, {n}) over {F.name!r}, got {en.target.shape}"

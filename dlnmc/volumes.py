@@ -64,6 +64,8 @@ __all__ = [
     "DEFAULT_REPLICATES",
     "METHODS",
     "Chart",
+    "GroupVolumeEstimate",
+    "OrbitVolumeEstimate",
     "VolumeEstimate",
     "default_n_samples",
     "estimate_group_volume",
@@ -174,6 +176,11 @@ class VolumeEstimate:
     def n_points(self) -> int:
         """Points per replicate (``n_samples`` for plain MC)."""
         return self.n_samples // max(1, self.n_replicates)
+
+
+#: Names of the one result type from before the merge (orbit and group volumes alike).
+OrbitVolumeEstimate = VolumeEstimate
+GroupVolumeEstimate = VolumeEstimate
 
 
 def default_n_samples(n_angles: int) -> int:

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from dlnmc._deprecated import entropy_sv_field
 from dlnmc.balanced import sample_balanced
 from dlnmc.constraint import BalancedConstraint, pack, unpack
 from dlnmc.energy import QuadraticEnergy
-from dlnmc.entropy_fields import entropy_sv_field
 from dlnmc.fields import check_field_matrix, gaussian_matrix, inner, singular_values_field
 from dlnmc.manifold import potential_and_grad as potential_and_grad_field
 from dlnmc.network import balanced_dimension, balanced_factorization, end_to_end, tangent_basis

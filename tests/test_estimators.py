@@ -16,9 +16,10 @@ import dlnmc.groups
 import dlnmc.volumes
 from dlnmc.charts import euler_chart
 from dlnmc.entropy import entropy_sv
-from dlnmc.estimators import GroupVolumeEstimate, OrbitVolumeEstimate
 from dlnmc.groups import log_group_volume
 from dlnmc.volumes import (
+    GroupVolumeEstimate,
+    OrbitVolumeEstimate,
     VolumeEstimate,
     estimate_group_volume,
     estimate_orbit_volume,

@@ -308,7 +308,8 @@ def test_position_projection_reaches_the_dense_projection(f):
         con = BalancedConstraint(d, N)
         ref = con.project_position(W0, Wt, con.factor(W0)).W
     else:
-        from dlnmc.constraint_fields import FieldBalancedConstraint, pack, unpack
+        from dlnmc._deprecated import FieldBalancedConstraint
+        from dlnmc.constraint import pack, unpack
 
         con = FieldBalancedConstraint(d, N, f.name)
         W0c = pack(W0, f.name)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from dlnmc._deprecated import entropy_sv_field, log_sv_density_field
 from dlnmc.dynamics import langevin
 from dlnmc.dynamics.compare import (
     compare_routes,
@@ -32,7 +33,6 @@ from dlnmc.dynamics.study import (
 )
 from dlnmc.dynamics.sv_route import lambda_drift
 from dlnmc.energy import QuadraticEnergy
-from dlnmc.entropy_fields import entropy_sv_field, log_sv_density_field
 from dlnmc.fields import resolve_field
 from dlnmc.metric import apply_A
 

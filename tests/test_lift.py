@@ -14,8 +14,12 @@ import numpy as np
 import pytest
 
 import dlnmc
-from dlnmc.energy_fields import FieldQuadraticEnergy
-from dlnmc.entropy_fields import entropy_sv_field, log_rho_sv_field, log_sv_density_field
+from dlnmc._deprecated import (
+    FieldQuadraticEnergy,
+    entropy_sv_field,
+    log_rho_sv_field,
+    log_sv_density_field,
+)
 from dlnmc.fields import resolve_field
 from dlnmc.lift import (
     entropy_log_sv,
@@ -27,7 +31,8 @@ from dlnmc.lift import (
     sample_lifted,
 )
 from dlnmc.network import balancedness_residual, phi
-from dlnmc.network_fields import balancedness_residual_field, phi_field
+from dlnmc.network import balancedness_residual as balancedness_residual_field
+from dlnmc.network import end_to_end as phi_field
 from dlnmc.reference import (
     log_density_end_to_end,
     power_map_log_jacobian,

@@ -296,7 +296,7 @@ beta = [1.0]
 
 
 def test_orbit_volume_kind_agrees_with_closed_form():
-    pytest.importorskip("dlnmc.estimators")
+    pytest.importorskip("dlnmc.volumes")
     from dlnmc.studies.kinds import run_orbit_volume
 
     ss = np.random.SeedSequence(5)
@@ -312,7 +312,7 @@ def test_orbit_volume_kind_agrees_with_closed_form():
 
 
 def test_orbit_volume_over_fields(tmp_path):
-    pytest.importorskip("dlnmc.group_charts")
+    pytest.importorskip("dlnmc.volumes")
     text = """
 name = "fields"
 description = "orbit volumes over R, C, H"
@@ -375,7 +375,7 @@ settings = { n_draws = 400, n_chains = 4 }
 @pytest.mark.parametrize("n_samples", [2, 100, 1000])
 def test_orbit_volume_kind_takes_any_sample_count(n_samples, field):
     """A count the RQMC driver cannot use as given runs rounded up, and says what ran."""
-    pytest.importorskip("dlnmc.estimators")
+    pytest.importorskip("dlnmc.volumes")
     text = f"""
 name = "counts"
 description = "orbit volumes at user sample counts"

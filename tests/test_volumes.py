@@ -180,7 +180,7 @@ def test_bad_input_names_the_problem():
 
 @pytest.mark.parametrize("name", ["estimate_group_volume_field", "estimate_orbit_volume_field"])
 def test_old_field_names_warn_and_delegate(name):
-    import dlnmc.group_charts as gc
+    import dlnmc._deprecated as gc
 
     args = (2, "complex") if name == "estimate_group_volume_field" else ([2.0, 1.0], 2, "complex")
     with pytest.warns(DeprecationWarning, match="dlnmc.volumes"):

@@ -33,7 +33,6 @@ from dlnmc.dynamics.geometry import ManifoldAdapter
 from dlnmc.dynamics.noise import PathStreams
 from dlnmc.dynamics.records import per_step_stats, trajectory_datasets
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
-from dlnmc.energy_fields import FieldQuadraticEnergy
 from dlnmc.ensemble import provenance_attrs
 from dlnmc.fields import Field, resolve_field
 
@@ -89,10 +88,8 @@ def record_steps_of(t_max: float, dt: float, record_times: ArrayLike | None) -> 
 
 
 def _energy(field: Field, energy: object | None, target: ArrayLike | None) -> Energy:
-    if energy is None and field.is_real:
-        return QuadraticEnergy(target)
     if energy is None:
-        return FieldQuadraticEnergy(field.name, target)
+        return QuadraticEnergy(target, field=field)
     return as_energy(energy, target)
 
 
