@@ -12,8 +12,6 @@ down. The ``*_field`` names of earlier releases remain as aliases that emit a
 ``DeprecationWarning``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 # Deprecated *_field names of the two-engine package (warn, then call the field= API).
 from dlnmc._deprecated import (
     FieldBalancedConstraint,
@@ -84,6 +82,7 @@ from dlnmc.plots import (
     plot_trace_rank,
     plot_z_scores,
 )
+from dlnmc.provenance import __version__
 from dlnmc.reference import reference_end_to_end, reference_singular_values
 from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
 from dlnmc.storage import EnsembleWriter, load_tree, save_tree
@@ -96,11 +95,6 @@ from dlnmc.volumes import (
     estimate_orbit_volume,
     orbit_volume_table,
 )
-
-try:
-    __version__ = version("dlnmc")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.1.0"
 
 __all__ = [
     "COMPLEX",

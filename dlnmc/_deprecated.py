@@ -133,15 +133,22 @@ def g_N_field(X, Z1, Z2=None, *, depth: int, field: str | Field) -> NDArray[np.f
     return g_N(X, Z1, Z2, depth=depth, field=field)
 
 
-def _check_points(n_points: object, n_replicates: object) -> tuple[int, int]:
-    """The old arguments, checked as before: a power-of-2 ``n_points``, ``n_replicates >= 2``."""
+def _chart_run(
+    width: int, field: str, n_points: object, n_replicates: object, mix: float, step: float
+) -> tuple[int, dict[str, Any]]:
+    """``n_samples`` and keywords of the one driver for the old chart arguments.
+
+    The old arguments are checked as before: a power-of-2 ``n_points``, ``n_replicates >= 2``.
+    """
     n_points = check_width(n_points, "n_points")
     n_replicates = check_width(n_replicates, "n_replicates")
     if n_replicates < 2:
         raise ValueError(f"n_replicates must be >= 2 to estimate an error, got {n_replicates}")
     if n_points & (n_points - 1):
         raise ValueError(f"n_points must be a power of 2 (Sobol balance), got {n_points}")
-    return n_points, n_replicates
+    chart = householder_chart(width, field, mix=mix, step=step)
+    kw = {"field": field, "method": "rqmc", "n_replicates": n_replicates, "chart": chart}
+    return n_points * n_replicates, kw
 
 
 @_deprecated("dlnmc.volumes.estimate_group_volume(d, n_samples, seed, field=..., method='rqmc')")
@@ -155,12 +162,8 @@ def estimate_group_volume_field(
     mix: float = DEFAULT_MIX,
     step: float = DEFAULT_STEP,
 ) -> VolumeEstimate:
-    n_points, n_replicates = _check_points(n_points, n_replicates)
-    chart = householder_chart(d, field, mix=mix, step=step)
-    return estimate_group_volume(
-        d, n_points * n_replicates, seed, field=field, method="rqmc",
-        n_replicates=n_replicates, chart=chart,
-    )  # fmt: skip
+    n, kw = _chart_run(d, field, n_points, n_replicates, mix, step)
+    return estimate_group_volume(d, n, seed, **kw)
 
 
 @_deprecated(
@@ -177,13 +180,9 @@ def estimate_orbit_volume_field(
     mix: float = DEFAULT_MIX,
     step: float = DEFAULT_STEP,
 ) -> VolumeEstimate:
-    n_points, n_replicates = _check_points(n_points, n_replicates)
     width = len(s) if hasattr(s, "__len__") else 1
-    chart = householder_chart(width, field, mix=mix, step=step)
-    return estimate_orbit_volume(
-        s, depth, n_points * n_replicates, seed, field=field, method="rqmc",
-        n_replicates=n_replicates, chart=chart,
-    )  # fmt: skip
+    n, kw = _chart_run(width, field, n_points, n_replicates, mix, step)
+    return estimate_orbit_volume(s, depth, n, seed, **kw)
 
 
 class FieldBalancedConstraint(BalancedConstraint):

@@ -259,6 +259,15 @@ def _check_seed(seed: object) -> np.random.Generator:
         raise type(err)(f"invalid seed {seed!r}: {err}") from err
 
 
+def _check_run(
+    method: object, n_replicates: object, n_samples: object, seed: object
+) -> tuple[str, int, int | None, np.random.Generator]:
+    """The sampling options of both drivers, checked in order: method, replicates, count, seed."""
+    method = _check_method(method)
+    R = _check_replicates(n_replicates, method)
+    return method, R, _check_n_samples(n_samples), _check_seed(seed)
+
+
 def _resolve_chart(chart: Chart | None, d: int, field: Field) -> Chart:
     if chart is None:
         return chart_of(d, field)
@@ -493,10 +502,7 @@ def estimate_orbit_volume(
     if s.ndim != 1:
         raise ValueError(f"s must have shape (d,), got {s.shape}")
     N = check_depth(depth)
-    method = _check_method(method)
-    R = _check_replicates(n_replicates, method)
-    requested = _check_n_samples(n_samples)
-    rng = _check_seed(seed)
+    method, R, requested, rng = _check_run(method, n_replicates, n_samples, seed)
     d = s.size
     chart = _resolve_chart(chart, d, f)
     sv = tuple(float(x) for x in s)
@@ -551,10 +557,7 @@ def estimate_group_volume(
     t0 = time.perf_counter()
     f = resolve_field(field)
     d = check_width(d, "d")
-    method = _check_method(method)
-    R = _check_replicates(n_replicates, method)
-    requested = _check_n_samples(n_samples)
-    rng = _check_seed(seed)
+    method, R, requested, rng = _check_run(method, n_replicates, n_samples, seed)
     chart = _resolve_chart(chart, d, f)
     log_components = math.log(chart.n_components)
     if chart.dim == 0:
