@@ -22,6 +22,7 @@ from dlnmc.fields import check_field_matrix, gaussian_matrix, inner, singular_va
 from dlnmc.manifold import potential_and_grad as potential_and_grad_field
 from dlnmc.network import balanced_dimension, balanced_factorization, end_to_end, tangent_basis
 from dlnmc.sv_law import sv_law_moments
+from tests.tolerances import Z_TOL as Z_MAX
 
 
 def FieldBalancedConstraint(d, N, field, **kw):  # the one constraint, over a field
@@ -48,7 +49,6 @@ def tangent_basis_field(W, field):
     return tangent_basis(W, field)
 
 
-Z_MAX = 4.5  # fixed in advance
 PROBS = (0.1, 0.9)
 FIELDS = ("complex", "quaternion")
 
@@ -76,6 +76,7 @@ def _z_scores(tree, law):
     return out
 
 
+@pytest.mark.slow
 def test_hmc_matches_singular_value_law(hmc):
     field, tree = hmc
     z = _z_scores(tree, sv_law_moments(2, 3, 1.0, field, PROBS))
@@ -84,6 +85,7 @@ def test_hmc_matches_singular_value_law(hmc):
         assert np.all(np.abs(value) < Z_MAX), (field, key, value)
 
 
+@pytest.mark.slow
 def test_wrong_field_law_is_rejected(hmc):
     # The check can fail: complex draws against the real law, quaternionic draws
     # against the complex law.
@@ -99,6 +101,7 @@ def test_wrong_field_law_is_rejected(hmc):
     assert max(np.abs(v).max() for v in z.values()) > Z_MAX
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("field", "seed"), [("complex", 11), ("quaternion", 12)])
 def test_rwm_matches_singular_value_law(field, seed):
     # FieldRWM's own acceptance rule (reverse tangent step in the component layout)
@@ -118,6 +121,7 @@ def test_rwm_matches_singular_value_law(field, seed):
     assert float(tree.sample_stats["constraint_residual"].max()) < 1e-10
 
 
+@pytest.mark.slow
 def test_constraint_rhat_and_layout(hmc):
     field, tree = hmc
     b = {"complex": 2, "quaternion": 4}[field]
@@ -287,6 +291,7 @@ def test_rwm_target_and_custom_energy_run(tmp_path):
     np.testing.assert_array_equal(back["posterior"]["W"].values, tree.posterior["W"].values)
 
 
+@pytest.mark.slow
 def test_tiny_balanced_fields_study_runs(tmp_path):
     from dlnmc.studies import load_result, parse_study, run_study
     from dlnmc.studies.shipped import shipped_studies

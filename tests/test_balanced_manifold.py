@@ -27,8 +27,8 @@ from dlnmc.manifold import BalancedManifold, Projection
 from dlnmc.moves import ComponentMove, GaugeMove
 from dlnmc.network import balanced_dimension
 from dlnmc.sv_law import sv_law_moments
+from tests.tolerances import Z_TOL as Z_MAX
 
-Z_MAX = 4.5  # fixed in advance
 PROBS = (0.1, 0.9)
 FIELDS = ("real", "complex", "quaternion")
 KW = dict(beta=1.0, n_chains=3, n_warmup=10)
@@ -128,6 +128,7 @@ def test_moves_compose_and_are_recorded():
     assert float(tree.sample_stats["constraint_residual"].max()) < 1e-10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sampler", "field", "projection"),
     [("hmc", "real", "auto"), ("rwm", "real", "dense"), ("hmc", "complex", "block")],
@@ -171,6 +172,7 @@ def _assert_same_tree(a, b):
         assert a.attrs.get(k) == b.attrs.get(k), k
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", FIELDS)
 def test_streamed_file_equals_the_in_memory_result(field, tmp_path, monkeypatch):
     monkeypatch.setattr(balanced, "CHUNK_DRAWS", 7)  # several chunks plus a partial one
@@ -204,6 +206,7 @@ def test_failed_streaming_run_leaves_no_file(tmp_path):
         sample_balanced(2, 3, n_draws=5, seed=1, out=path, backend=MemoryBackend(), **KW)
 
 
+@pytest.mark.slow
 def test_arviz_trace_plot_of_a_saved_file_draws_without_arguments(tmp_path):
     import matplotlib
 

@@ -124,6 +124,7 @@ def test_list_and_version(capsys):
     assert capsys.readouterr().out.strip() == f"dlnmc {dlnmc.__version__}"
 
 
+@pytest.mark.slow
 def test_subprocess_exit_code_and_stderr(tmp_path):
     """The real command line: exit status 2 and one line on stderr."""
     study = tmp_path / "bad.toml"
@@ -172,6 +173,7 @@ def test_failing_cell_exit_1_keeps_finished_cells(tmp_path, capsys, monkeypatch)
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_sigint_subprocess_then_resume(tmp_path):
     """A real Ctrl-C (SIGINT) mid-run: exit 130, finished cells kept, resume = uninterrupted."""
     import signal

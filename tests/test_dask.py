@@ -22,6 +22,7 @@ n_points = 4
 """
 
 
+@pytest.mark.slow
 def test_local_cluster_bit_identical_to_in_process(tmp_path):
     study = parse_study(STUDY)
     ref = run_study(study, tmp_path / "ref.nc", progress=False)
@@ -47,6 +48,7 @@ def test_local_cluster_bit_identical_to_in_process(tmp_path):
     trees_equal(load_result(tmp_path / "ref.nc"), load_result(tmp_path / "dask.nc"))
 
 
+@pytest.mark.slow
 def test_cli_workers_option_matches_in_process(tmp_path, capsys):
     """``dlnmc run --workers 2`` (a LocalCluster on loopback) writes the same results."""
     from dlnmc.cli import main
@@ -76,6 +78,7 @@ def test_cli_workers_option_matches_in_process(tmp_path, capsys):
     trees_equal(load_result(tmp_path / "a.nc"), load_result(tmp_path / "b.nc"))
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_study_error_and_writes_nothing(tmp_path):
     import re
     import socket

@@ -144,6 +144,7 @@ def test_rho_is_entropy_over_sqrt_det_A():
     np.testing.assert_allclose(dlnmc.log_rho(X, 4), expected, rtol=1e-13)
 
 
+@pytest.mark.slow
 def test_singular_value_law_quadrature_reference():
     # MATH.md section 6: d=2, N=3, beta=1, E=|X|^2/2 gives E[s1]=1.22797, E[s2]=0.15097.
     def dens(s2, s1, power=0, which=0):

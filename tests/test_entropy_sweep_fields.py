@@ -6,6 +6,7 @@ import pytest
 from dlnmc.entropy import entropy_sv
 from dlnmc.studies import StudyError, parse_study, run_study
 from dlnmc.studies.kinds import run_entropy_sweep
+from tests.tolerances import Z_TOL
 
 TEXT = """
 name = "sweep_fields"
@@ -27,7 +28,7 @@ def test_entropy_sweep_over_fields(tmp_path):
     assert ds["estimate"].dims == ("width", "depth", "field", "statistic")
     assert ds["field"].values.tolist() == ["real", "complex", "quaternion"]
     z = ds["z_score"].values
-    assert np.isfinite(z).all() and np.abs(z).max() < 4.5, z
+    assert np.isfinite(z).all() and np.abs(z).max() < Z_TOL, z
     # The closed form is S_b of the stored singular values, per field.
     for f in ("real", "complex", "quaternion"):
         cell = ds.sel(width=2, depth=3, field=f)
@@ -47,7 +48,7 @@ def test_gram_route_detects_a_wrong_closed_form():
     settings = {"n_points": 3, "singular_values": [2.0, 0.5]}
     ds = run_entropy_sweep({"width": 2, "depth": 3, "field": "quaternion"}, settings, ss)
     est, se = float(ds["estimate"].item()), float(ds["stderr"].item())
-    assert abs(est - float(ds["closed_form"].item())) < 4.5 * se + 1e-12
+    assert abs(est - float(ds["closed_form"].item())) < Z_TOL * se + 1e-12
     assert abs(est - float(entropy_sv([2.0, 0.5], 3))) > 1.0
 
 

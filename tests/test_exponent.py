@@ -8,8 +8,7 @@ from dlnmc.balanced import sample_balanced
 from dlnmc.entropy import log_sv_density
 from dlnmc.exponent import _Quadrature, estimate_exponent, sufficient_statistic
 from dlnmc.reference import reference_singular_values
-
-Z_MAX = 4.5
+from tests.tolerances import Z_TOL as Z_MAX
 
 
 def test_quadrature_reference_of_math_md():
@@ -52,6 +51,7 @@ def hmc_d2():
     return sample_balanced(2, 3, beta=1.0, n_draws=800, n_chains=16, seed=31, n_warmup=300)
 
 
+@pytest.mark.slow
 def test_alpha_hat_from_hmc_is_one_half(hmc_d2):
     est = estimate_exponent(hmc_d2)
     assert est.method == "quadrature"
@@ -60,6 +60,7 @@ def test_alpha_hat_from_hmc_is_one_half(hmc_d2):
     assert abs(est.z_against(0.0)) > Z_MAX and abs(est.z_against(1.0)) > Z_MAX, est
 
 
+@pytest.mark.slow
 def test_importance_route_agrees(hmc_d2):
     ref = reference_singular_values(2, 3, beta=1.0, n_draws=2000, seed=32)
     est = estimate_exponent(hmc_d2, reference=ref)
@@ -137,6 +138,7 @@ def test_field_must_agree_with_the_ensemble():
         estimate_exponent(ref, reference=real_ref)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
 def test_grid_quadrature_over_a_field_agrees_with_scipy(field):
     # E_alpha[T] of the grid for b = 2, 4 against scipy on the law of dlnmc.log_sv_density.

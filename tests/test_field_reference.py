@@ -29,8 +29,8 @@ from dlnmc.reference import (
     reference_singular_values,
 )
 from dlnmc.sv_law import sv_law_moments, sv_marginal_density
+from tests.tolerances import Z_TOL as Z_MAX
 
-Z_MAX = 4.5
 PROBS = (0.1, 0.9)
 
 
@@ -56,6 +56,7 @@ def refs(request):
     return f, sv, e2e
 
 
+@pytest.mark.slow
 def test_emcee_references_match_quadrature(refs):
     field, sv, e2e = refs
     law = sv_law_moments(2, 3, 1.0, field, PROBS)
@@ -64,6 +65,7 @@ def test_emcee_references_match_quadrature(refs):
         assert np.all(np.abs(z) < Z_MAX), (field, tree.attrs["reference"], z)
 
 
+@pytest.mark.slow
 def test_wrong_law_is_rejected(refs):
     field, sv, e2e = refs
     # b = 1 instead of b = 2, 4: visibly different law.
@@ -76,6 +78,7 @@ def test_wrong_law_is_rejected(refs):
         assert np.abs(_z_scores(tree, doubled)).max() > Z_MAX
 
 
+@pytest.mark.slow
 def test_tree_layout(refs):
     field, sv, e2e = refs
     b = {"complex": 2, "quaternion": 4}[field]

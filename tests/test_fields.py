@@ -26,9 +26,9 @@ from dlnmc.fields import (
     to_components,
 )
 from dlnmc.groups import haar_symplectic, haar_unitary
+from tests.tolerances import Z_TOL as Z_MAX
 
 FIELDS = ["real", "complex", "quaternion"]
-Z_MAX = 4.5
 
 
 def _hamilton(p, q):
@@ -295,6 +295,7 @@ _CHART_POINTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("field", "d"), sorted(_CHART_POINTS))
 def test_chart_monte_carlo_confirms_group_volume(field, d):
     """vol(G_d) from sqrt(det J^T J) of the embedding over the chart box, |z| < 4.5."""

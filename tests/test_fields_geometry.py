@@ -29,8 +29,7 @@ from dlnmc.network import log_orbit_gram as log_orbit_gram_field
 from dlnmc.network import orbit_tangent_basis as orbit_tangent_basis_field
 from dlnmc.network import orbit_tangent_vectors as orbit_tangent_vectors_field
 from dlnmc.network import tangent_basis as tangent_basis_field
-
-Z_MAX = 4.5
+from tests.tolerances import Z_TOL as Z_MAX
 
 
 def balanced_factorization_field(X, N, field, rng=None):  # the one factorization, over a field
@@ -203,6 +202,7 @@ def test_entropy_scaling_and_invariance(field):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
 def test_singular_value_law_at_depth_one_is_the_ginibre_law(field):
     """N = 1: M_b = M_d(F), so X is Gaussian (beta = 1) and the law of s must be
@@ -240,6 +240,7 @@ def test_log_sv_density_alpha_moves_only_the_D_exponent():
         assert diff[0] == pytest.approx(-b * (0.3 - 0.5) * off)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["complex", "quaternion"])
 @pytest.mark.parametrize(
     ("s", "N"), [((2.0, 0.5), 2), ((2.0, 0.5), 3), ((2.0, 1.0, 0.4), 2), ((2.0, 1.0, 0.4), 3)]

@@ -35,8 +35,8 @@ from dlnmc.dynamics.sv_route import lambda_drift
 from dlnmc.energy import QuadraticEnergy
 from dlnmc.fields import resolve_field
 from dlnmc.metric import apply_A
+from tests.tolerances import Z_TOL
 
-Z_TOL = 4.5
 DECOY_Z = 10.0
 ACCEPT_TIMES = (0.05, 0.1, 0.2, 0.4)
 

@@ -8,8 +8,7 @@ import pytest
 from dlnmc.fields import resolve_field
 from dlnmc.network import balancedness_residual, end_to_end
 from dlnmc.orbit import orbit_base_point, sample_orbit
-
-Z_TOL = 4.5
+from tests.tolerances import Z_TOL
 
 
 def _z(x: np.ndarray, mean: float) -> float:

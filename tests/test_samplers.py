@@ -14,8 +14,8 @@ from dlnmc.energy import QuadraticEnergy
 from dlnmc.moves import component_moves
 from dlnmc.network import balancedness_residual, end_to_end
 from dlnmc.samplers import ConstrainedHMC, potential_and_grad
+from tests.tolerances import Z_TOL as Z_MAX
 
-Z_MAX = 4.5
 QUAD_D2_N3 = np.array([1.22797, 0.15097])  # E[s_1], E[s_2]; d=2, N=3, beta=1, Y=0
 
 
@@ -32,6 +32,7 @@ def _check_law_d2_n3(tree):
     assert np.abs(balancedness_residual(tree.posterior["W"].values)).max() < 1e-10
 
 
+@pytest.mark.slow
 def test_hmc_d2_n3_matches_quadrature():
     tree = sample_balanced(
         2, 3, beta=1.0, n_draws=1500, n_chains=16, seed=20261127, n_warmup=300, sampler="hmc"
@@ -39,6 +40,7 @@ def test_hmc_d2_n3_matches_quadrature():
     _check_law_d2_n3(tree)
 
 
+@pytest.mark.slow
 def test_rwm_d2_n3_matches_quadrature():
     tree = sample_balanced(
         2,
@@ -54,6 +56,7 @@ def test_rwm_d2_n3_matches_quadrature():
     _check_law_d2_n3(tree)
 
 
+@pytest.mark.slow
 def test_hmc_trajectory_length_matches_quadrature():
     # Per-chain step sizes with a fixed integration time: chains take different
     # numbers of leapfrog steps, and the ones that finished early must keep their
@@ -98,6 +101,7 @@ def test_trajectory_length_sets_step_counts():
         ConstrainedHMC(2, 3, QuadraticEnergy(), 1.0, step_size_pooling="mean")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["hmc", "rwm"])
 def test_law_without_component_moves(sampler):
     # With Y = 0 the law of the singular values is the same on every component,
@@ -111,6 +115,7 @@ def test_law_without_component_moves(sampler):
     _check_law_d2_n3(tree)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["hmc", "rwm"])
 def test_d1_n2_sanity_case(sampler):
     # M = {w2 = ±w1}: x = w1 w2 has density ∝ |x|^{-1/2} exp(-x^2/2), so
@@ -182,6 +187,7 @@ def test_component_moves_are_exact_isometries():
     np.testing.assert_allclose((W2**2).sum((2, 3)), (W**2).sum((2, 3)))
 
 
+@pytest.mark.slow
 def test_chains_visit_every_component():
     # Y = 0: the 2^N sign patterns of det W_p all have weight 2^-N.
     N = 3

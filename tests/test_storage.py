@@ -155,6 +155,7 @@ def test_failed_write_leaves_previous_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["ens.nc"]
 
 
+@pytest.mark.slow
 def test_arviz_in_fresh_process(tmp_path):
     path = save_tree(_tree(), tmp_path / "ens.nc")
     code = textwrap.dedent(
@@ -254,6 +255,7 @@ def test_writer_exception_keeps_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ens.nc"]
 
 
+@pytest.mark.slow
 def test_writer_peak_memory_does_not_grow_with_draws(tmp_path):
     # 2e4 then 1e6 draws of X (3x3) and singular values: 96 MB of data in the
     # larger file, written in chunks of 1e4 draws (1 MB). Peak RSS may grow
@@ -328,6 +330,7 @@ def _check_complete(path: Path) -> int:
     return version
 
 
+@pytest.mark.slow
 def test_sigkill_during_first_save_leaves_no_file(tmp_path):
     path = tmp_path / "ens.nc"
     proc = _spawn(SAVE_LOOP % str(path))
@@ -343,6 +346,7 @@ def test_sigkill_during_first_save_leaves_no_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ens.nc"]
 
 
+@pytest.mark.slow
 def test_sigkill_during_save_keeps_previous_file(tmp_path):
     path = tmp_path / "ens.nc"
     proc = _spawn(SAVE_LOOP % str(path))
@@ -356,6 +360,7 @@ def test_sigkill_during_save_keeps_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ens.nc"]
 
 
+@pytest.mark.slow
 def test_sigkill_during_streaming_keeps_previous_file(tmp_path):
     path = save_tree(_tiny(9.0), tmp_path / "ens.nc")
     proc = _spawn(

@@ -23,8 +23,8 @@ from dlnmc.volumes import (
     orbit_volume_table,
     rqmc_sample_size,
 )
+from tests.tolerances import Z_TOL
 
-Z_TOL = 4.5
 FIELDS = ("real", "complex", "quaternion")
 # One orbit per field, fixed in advance: d = 3 over R (d = 2 has a constant integrand),
 # d = 2 over C and H; depth 3 (two gauge factors).
@@ -91,6 +91,7 @@ def test_decoys_differ_from_the_closed_form(field):
         assert abs(wrong - right) > 0.05
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", FIELDS)
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_group_volume_every_field(field, d):
