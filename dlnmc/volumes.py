@@ -80,7 +80,7 @@ __all__ = [
 #: Integrand evaluations (all replicates together) for ``n_samples=None``, as
 #: ``(max_angles, n)`` tiers in the number of chart angles ``(N-1) dim G_d``.
 #: Chosen so that the relative standard error of a real orbit volume is below 1%
-#: for d <= 4, N <= 5 (tests/test_estimators.py); larger problems, and C or H,
+#: for d <= 4, N <= 5 (tests/statistical/test_estimators.py); larger problems, and C or H,
 #: usually want an explicit ``n_samples``.
 DEFAULT_N_SAMPLES = ((12, 2**14), (18, 2**17), (None, 2**18))
 #: Default number of independent scrambles for ``method="rqmc"``.

@@ -13,6 +13,7 @@ import pytest
 import dlnmc
 from dlnmc.cli import main
 from dlnmc.studies import load_result
+from tests.paths import REPO
 from tests.studyhelpers import FAIL_ENV, INTERRUPT_ENV, SLEEP_ENV, SMALL
 
 GOOD = """
@@ -133,7 +134,7 @@ def test_subprocess_exit_code_and_stderr(tmp_path):
         [sys.executable, "-m", "dlnmc.cli", "run", str(study), "-o", str(tmp_path / "o.nc")],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=REPO,
         timeout=120,
     )
     assert proc.returncode == 2
@@ -187,7 +188,7 @@ def test_sigint_subprocess_then_resume(tmp_path):
     study = tmp_path / "s.toml"
     study.write_text(text)
     out = tmp_path / "r.nc"
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     # the test kind sleeps 0.3 s per cell, so the signal lands mid-run
     # A shell without job control (CI, nohup, `cmd &`) starts children with
     # SIGINT ignored, and Python then installs no KeyboardInterrupt handler:

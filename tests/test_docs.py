@@ -9,13 +9,13 @@ resolves and renders.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 import dlnmc
+from tests.paths import REPO
 
-API = Path(__file__).resolve().parents[1] / "docs" / "api"
+API = REPO / "docs" / "api"
 
 
 def reference_names(text: str) -> set[str]:

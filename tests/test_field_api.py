@@ -7,7 +7,6 @@ else must raise; every public capability takes ``field=``.
 
 import importlib.util
 import inspect
-import pathlib
 import re
 import subprocess
 
@@ -17,10 +16,11 @@ import pytest
 import dlnmc
 import dlnmc._deprecated as EF
 from dlnmc.fields import gaussian_matrix
+from tests.paths import REPO
 
 # "import dlnmc.entropy as E" would bind the function dlnmc.entropy, not the module.
 E = importlib.import_module("dlnmc.entropy")
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def _old_entropy_module():

@@ -64,7 +64,7 @@ def test_closed_form_equals_orbit_gram_determinant(field, d, N):
     """S_b = (N-1) log vol(G_d) + log sqrt(det Gram) of the realified orbit tangent vectors.
 
     vol(G_d) enters both sides; it is confirmed separately by the chart Monte
-    Carlo in tests/test_fields.py. What this checks is the D-dependence,
+    Carlo in tests/unit/test_fields.py. What this checks is the D-dependence,
     b/2 per off-diagonal pair and (b-1)/2 per diagonal entry.
     """
     rng = np.random.default_rng(1000 * dyson_index(field) + 10 * d + N)

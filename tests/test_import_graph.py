@@ -12,7 +12,9 @@ import pathlib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
+ROOT = REPO
 PKG = ROOT / "dlnmc"
 
 

@@ -23,8 +23,7 @@ from dlnmc.storage import (
     save_tree,
     sweep_stale_temporaries,
 )
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
 
 
 def _env() -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from dlnmc.studies import (
     shipped_studies,
 )
 from dlnmc.studies.kinds import run_entropy_sweep, sv_law_means
+from tests.paths import REPO
 from tests.studyhelpers import CALLS_ENV, INTERRUPT_ENV, SMALL, trees_equal
 from tests.tolerances import Z_TOL
 
@@ -256,7 +256,7 @@ def test_bad_output_path_writes_nothing(tmp_path):
 def test_entropy_sv_matches_mpmath_reference_table():
     from dlnmc import entropy_sv
 
-    path = Path(__file__).resolve().parents[1] / "data" / "reference" / "entropy_closed_form.csv"
+    path = REPO / "data" / "reference" / "entropy_closed_form.csv"
     rows = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
     assert rows.size >= 100
     worst = 0.0
@@ -408,7 +408,7 @@ def test_study_kinds_form_no_import_cycle():
     """studies: errors <- values <- model <- registry <- kinds <- schema, runner (one way)."""
     import ast
 
-    root = Path(__file__).resolve().parents[1] / "dlnmc" / "studies"
+    root = REPO / "dlnmc" / "studies"
     graph = {}
     for path in root.rglob("*.py"):
         rel = path.relative_to(root.parent.parent).with_suffix("")
