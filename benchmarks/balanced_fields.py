@@ -3,7 +3,7 @@
 Run from the repository root:  python benchmarks/balanced_fields.py [--chains 32 --draws 3000]
 Prints, per field and seed, the z-scores of the means and the 10%/90% quantiles
 of both singular values (d = 2, N = 3, beta = 1, Y = 0) with ArviZ MCSE.
-Not a test: larger samples than tests/test_balanced_fields.py, for the README.
+Not a test: larger samples than tests/statistical/test_balanced_fields.py, for the README.
 """
 
 from __future__ import annotations

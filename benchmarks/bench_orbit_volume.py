@@ -47,11 +47,14 @@ from dlnmc.volumes import estimate_orbit_volume, orbit_volume_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Imports only names that exist in both trees (dlnmc.estimators re-exports dlnmc.volumes).
+# The estimators live in dlnmc.volumes; older trees have them in dlnmc.estimators.
 AB_CHILD = r"""
 import json, statistics, sys, time
 import numpy as np
-from dlnmc.estimators import estimate_group_volume, estimate_orbit_volume
+try:
+    from dlnmc.volumes import estimate_group_volume, estimate_orbit_volume
+except ImportError:
+    from dlnmc.estimators import estimate_group_volume, estimate_orbit_volume
 kind, d, N, n, method, repeats = sys.argv[1:7]
 d, N, n, repeats = int(d), int(N), int(n), int(repeats)
 s = np.sort(np.exp(np.random.default_rng(d).uniform(-1.0, 1.0, d)))[::-1]

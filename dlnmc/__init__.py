@@ -12,12 +12,16 @@ down. The ``*_field`` names of earlier releases remain as aliases that emit a
 ``DeprecationWarning``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 # Deprecated *_field names of the two-engine package (warn, then call the field= API).
 from dlnmc._deprecated import (
+    FieldBalancedConstraint,
+    FieldHMC,
+    FieldQuadraticEnergy,
+    FieldRWM,
     entropy_field,
     entropy_sv_field,
+    estimate_group_volume_field,
+    estimate_orbit_volume_field,
     haar_field,
     log_group_volume_field,
     log_rho_field,
@@ -29,6 +33,7 @@ from dlnmc._deprecated import (
 from dlnmc.balanced import sample_balanced
 from dlnmc.charts import EulerChart, euler_chart
 from dlnmc.constraint import BalancedConstraint
+from dlnmc.dynamics import langevin
 from dlnmc.energy import Energy, QuadraticEnergy
 from dlnmc.ensemble import DEFAULT_DIMS, build_tree, diagnostics, provenance_attrs
 from dlnmc.entropy import (
@@ -41,16 +46,8 @@ from dlnmc.entropy import (
     log_sv_density,
     singular_values,
 )
-from dlnmc.estimators import (
-    GroupVolumeEstimate,
-    OrbitVolumeEstimate,
-    estimate_group_volume,
-    estimate_orbit_volume,
-    orbit_volume_table,
-)
 from dlnmc.exponent import ExponentEstimate, estimate_exponent
 from dlnmc.fields import COMPLEX, QUATERNION, REAL, Field, dyson_index, resolve_field
-from dlnmc.group_charts import estimate_group_volume_field, estimate_orbit_volume_field
 from dlnmc.groups import (
     haar,
     haar_orthogonal,
@@ -61,6 +58,7 @@ from dlnmc.groups import (
     log_group_volume,
     so_basis,
 )
+from dlnmc.manifold import BalancedManifold
 from dlnmc.metric import apply_A, apply_A_inv, g_N, log_det_A
 from dlnmc.network import (
     balanced_dimension,
@@ -84,16 +82,20 @@ from dlnmc.plots import (
     plot_trace_rank,
     plot_z_scores,
 )
+from dlnmc.projections import JacobiProjection
+from dlnmc.provenance import __version__
 from dlnmc.reference import reference_end_to_end, reference_singular_values
 from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
 from dlnmc.storage import EnsembleWriter, load_tree, save_tree
 from dlnmc.studies import StudyError, load_study, run_study
 from dlnmc.sv_law import SVLaw, sv_law_moments, sv_marginal_density
-
-try:
-    __version__ = version("dlnmc")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.1.0"
+from dlnmc.volumes import (
+    GroupVolumeEstimate,
+    OrbitVolumeEstimate,
+    estimate_group_volume,
+    estimate_orbit_volume,
+    orbit_volume_table,
+)
 
 __all__ = [
     "COMPLEX",
@@ -101,6 +103,7 @@ __all__ = [
     "QUATERNION",
     "REAL",
     "BalancedConstraint",
+    "BalancedManifold",
     "ConstrainedHMC",
     "ConstrainedRWM",
     "Energy",
@@ -108,7 +111,12 @@ __all__ = [
     "EulerChart",
     "ExponentEstimate",
     "Field",
+    "FieldBalancedConstraint",
+    "FieldHMC",
+    "FieldQuadraticEnergy",
+    "FieldRWM",
     "GroupVolumeEstimate",
+    "JacobiProjection",
     "OrbitVolumeEstimate",
     "QuadraticEnergy",
     "SVLaw",
@@ -145,6 +153,7 @@ __all__ = [
     "haar_symplectic",
     "haar_unitary",
     "horizontal_basis",
+    "langevin",
     "lie_algebra_basis",
     "load_study",
     "load_tree",
@@ -185,28 +194,3 @@ __all__ = [
     "svd_field",
     "tangent_basis",
 ]
-
-# Balanced-manifold sampling over C and H (issue 7; docs/fields.md section 7).
-from dlnmc.constraint_fields import FieldBalancedConstraint
-from dlnmc.energy_fields import FieldQuadraticEnergy
-from dlnmc.samplers.fields import FieldHMC, FieldRWM
-
-__all__ += [
-    "FieldBalancedConstraint",
-    "FieldHMC",
-    "FieldQuadraticEnergy",
-    "FieldRWM",
-]
-
-# The balanced manifold as one object (samplers, moves and backends run on it).
-from dlnmc.manifold import BalancedManifold  # noqa: E402
-
-__all__ += ["BalancedManifold"]
-
-# Projections in the Jacobi frame (the "auto" choice above the dense size).
-from dlnmc.projections import JacobiProjection  # noqa: E402
-
-__all__ += ["JacobiProjection"]
-from dlnmc.dynamics import langevin  # noqa: E402  (issue 13: Langevin dynamics)
-
-__all__ += ["langevin"]

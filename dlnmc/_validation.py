@@ -7,15 +7,19 @@ researcher sees the problem rather than a NaN three calls later.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "check_count",
     "check_depth",
     "check_finite",
     "check_layers",
+    "check_positive",
+    "check_real",
     "check_singular_values",
     "check_square",
     "check_width",
@@ -41,6 +45,45 @@ def check_depth(depth: object, name: str = "depth") -> int:
 def check_width(width: object, name: str = "width") -> int:
     """Return ``width`` as a Python int, or raise if it is not an integer >= 1."""
     return check_depth(width, name)
+
+
+def check_count(value: object, name: str, minimum: int) -> int:
+    """Return ``value`` as a Python int, or raise if it is not an integer >= ``minimum``.
+
+    Unlike :func:`check_depth` a float such as ``3.0`` is refused (counts come from code,
+    not from a TOML grid).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value: object, name: str) -> float:
+    """Return a real, non-bool, finite scalar (numpy scalars included) as a float, or raise."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if isinstance(value, complex | np.complexfloating) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
+
+
+def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """Return a finite real ``value > 0`` (``>= 0`` with ``allow_zero``) as a float, or raise.
+
+    A bool, a complex number or a non-number is a ``TypeError``.
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(
+            f"{name} must be finite and {'>=' if allow_zero else '>'} 0, got {value!r}"
+        )
+    return v
 
 
 def check_finite(a: NDArray, name: str) -> None:

@@ -26,7 +26,9 @@ import xarray as xr
 from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
 
+from dlnmc._validation import check_count as _check_count
 from dlnmc._validation import check_depth, check_width
+from dlnmc._validation import check_real as _check_real
 from dlnmc.backends import Backend, MemoryBackend, NetCDFBackend, RunInfo
 from dlnmc.backends.base import balanced_singular_values as _sv_of_balanced
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
@@ -71,23 +73,6 @@ def balanced_singular_values(W: np.ndarray, field: str | Field = REAL) -> np.nda
     Values that underflow are clipped to the smallest positive double.
     """
     return _sv_of_balanced(np.asarray(W), resolve_field(field))
-
-
-def _check_count(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_real(value: object, name: str) -> float:
-    """A real, non-bool, finite scalar (numpy scalars included) as a float."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if isinstance(value, complex | np.complexfloating) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    return float(value)
 
 
 def _sampler_keywords(cls: type) -> set[str]:

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from dlnmc._validation import check_square
 from dlnmc.fields import REAL, Field, resolve_field
 
-__all__ = ["Energy", "FieldQuadraticEnergy", "QuadraticEnergy", "as_energy"]
+__all__ = ["Energy", "QuadraticEnergy", "as_energy"]
 
 
 @runtime_checkable
@@ -100,14 +100,6 @@ class QuadraticEnergy:
         if self._field.b == 1:
             return f"QuadraticEnergy(target={y})"
         return f"QuadraticEnergy(target={y}, field={self.field!r})"
-
-
-class FieldQuadraticEnergy(QuadraticEnergy):
-    """Deprecated spelling ``FieldQuadraticEnergy(field, target)`` of
-    ``QuadraticEnergy(target, field=field)``; kept one release."""
-
-    def __init__(self, field: str | Field, target: ArrayLike | None = None) -> None:
-        super().__init__(target, field=field)
 
 
 def as_energy(energy: object | None, target: ArrayLike | None = None) -> Energy:

@@ -4,7 +4,7 @@ At a point of the balanced manifold ``M`` every layer is ``W_p = Q_p L Q_{p-1}^*
 one real diagonal ``L = diag(lambda)``, ``lambda = s^(1/N)`` (MATH.md section 9; node
 ``p`` sits between layers ``p`` and ``p+1`` and carries ``Q_p``, unitary over ``F``).
 
-Conventions (the ones of :mod:`dlnmc.constraint` and :mod:`dlnmc.constraint_fields`,
+Conventions (the ones of :mod:`dlnmc.constraint` for every field,
 written on stored matrices so that one code path serves ``R``, ``C`` and ``H``):
 
 - the constraint ``F_p(W) = W_{p+1}^* W_{p+1} - W_p W_p^*`` (``p = 1..N-1``), Hermitian;

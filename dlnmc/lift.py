@@ -46,9 +46,8 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from dlnmc._validation import check_depth, check_width
-from dlnmc.energy import as_energy
-from dlnmc.energy_fields import FieldQuadraticEnergy
+from dlnmc._validation import check_count, check_depth, check_positive, check_width
+from dlnmc.energy import QuadraticEnergy, as_energy
 from dlnmc.ensemble import build_tree
 from dlnmc.fields import Field, resolve_field
 from dlnmc.samplers.euclidean import sample_hmc
@@ -144,7 +143,7 @@ def log_density_log_sv(
     + (b/2) log(1 - e^{-2 delta_ij / N})]``, ``delta_ij = |t_i - t_j|``: the law
     of MATH.md section 8 (``ds = s dt`` included), symmetric in the ``t_i``,
     up to an additive constant. Equals
-    ``dlnmc.entropy_fields.log_sv_density_field(e^t) + sum t`` up to a constant.
+    ``dlnmc.entropy.log_sv_density(e^t, N, beta, field=...) + sum t`` up to a constant.
 
     Parameters
     ----------
@@ -349,29 +348,6 @@ def _phi(W: NDArray) -> NDArray:
     return X
 
 
-# ---------------------------------------------------------------------------------------
-# Input checks
-# ---------------------------------------------------------------------------------------
-
-
-def _check_count(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_positive(value: object, name: str) -> float:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if isinstance(value, complex | np.complexfloating):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return float(value)
-
-
 def kept_draws(keep_W: object, n_draws: int, n_chains: int, bytes_per_W: int) -> NDArray:
     """Sorted draw indices (the same for every chain) whose W is lifted and stored."""
     if keep_W is None:
@@ -557,25 +533,25 @@ def sample_lifted(
     """
     d = check_width(width)
     N = check_depth(depth)
-    beta = _check_positive(beta, "beta")
+    beta = check_positive(beta, "beta")
     F = resolve_field(field)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy) % (1 << 63)
-    seed = _check_count(seed, "seed", 0)
-    n_draws = _check_count(n_draws, "n_draws", 1)
-    n_chains = _check_count(n_chains, "n_chains", 1)
-    n_warmup = max(500, n_draws // 2) if n_warmup is None else _check_count(n_warmup, "n_warmup", 0)
-    step_size = _check_positive(step_size, "step_size")
-    max_leapfrog = _check_count(max_leapfrog, "max_leapfrog", 1)
-    thin = _check_count(thin, "thin", 1)
-    target_accept = _check_positive(target_accept, "target_accept")
+    seed = check_count(seed, "seed", 0)
+    n_draws = check_count(n_draws, "n_draws", 1)
+    n_chains = check_count(n_chains, "n_chains", 1)
+    n_warmup = max(500, n_draws // 2) if n_warmup is None else check_count(n_warmup, "n_warmup", 0)
+    step_size = check_positive(step_size, "step_size")
+    max_leapfrog = check_count(max_leapfrog, "max_leapfrog", 1)
+    thin = check_count(thin, "thin", 1)
+    target_accept = check_positive(target_accept, "target_accept")
     if not target_accept < 1:
         raise ValueError(f"target_accept must be in (0, 1), got {target_accept!r}")
     n = F.rep_size(d)
     if energy is not None and target is not None:
         raise ValueError("pass either target or energy, not both (target defines the energy)")
     if energy is None:
-        en = FieldQuadraticEnergy(F.name, target)
+        en = QuadraticEnergy(target, field=F)
         if en.target is not None and en.target.shape != (n, n):
             raise ValueError(
                 f"target must have shape ({n}, {n}) over {F.name!r}, got {en.target.shape}"
@@ -585,7 +561,7 @@ def sample_lifted(
     route = "singular_values" if energy is None and en.target is None else "power_map"
     if integration_time is None:
         integration_time = 2.0 if route == "singular_values" else 3.0
-    integration_time = _check_positive(integration_time, "integration_time")
+    integration_time = check_positive(integration_time, "integration_time")
     bytes_per_W = N * n * n * F.dtype.itemsize
     kept = kept_draws(keep_W, n_draws, n_chains, bytes_per_W)
 

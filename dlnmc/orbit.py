@@ -20,19 +20,6 @@ from dlnmc.network import balanced_factorization
 __all__ = ["orbit_base_point", "sample_orbit"]
 
 
-def _balanced_factorization(X: NDArray, depth: int, field: Field) -> NDArray:
-    """The symmetric balanced factorization of a matrix ``X`` over ``field``.
-
-    Until :func:`dlnmc.network.balanced_factorization` takes ``field=``, the
-    C and H version comes from the field twin of the network module.
-    """
-    if field.is_real:
-        return balanced_factorization(X, depth)
-    from dlnmc.network_fields import balanced_factorization_field
-
-    return balanced_factorization_field(X, depth, field.name)
-
-
 def orbit_base_point(s_or_X: ArrayLike, depth: int, *, field: str | Field = "real") -> NDArray:
     """The symmetric balanced factorization ``W0`` of ``X`` (or of ``diag(s)``).
 
@@ -60,7 +47,7 @@ def orbit_base_point(s_or_X: ArrayLike, depth: int, *, field: str | Field = "rea
         lam = f.diag_embed(np.exp(np.log(s) / N))
         return np.broadcast_to(lam, (N, *lam.shape)).copy()
     if a.ndim == 2:
-        return _balanced_factorization(f.check_matrix(a, "X"), N, f)
+        return balanced_factorization(f.check_matrix(a, "X"), N, field=f)
     raise ValueError(
         f"s_or_X must be singular values (shape (d,)) or a matrix (shape (n, n)), got {a.shape}"
     )

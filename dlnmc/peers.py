@@ -65,16 +65,6 @@ def _split(flat: NDArray, layout: Mapping[str, Sequence[int]], what: str) -> dic
     return out
 
 
-def _product(W: NDArray, F: Field) -> NDArray:
-    """``X = W_N ... W_1`` in the storage of ``F`` from layers in storage."""
-    if F.is_real:
-        return end_to_end(W)
-    # Merge note: the field-aware end-to-end product of dlnmc.network replaces this import.
-    from dlnmc.network_fields import phi_field
-
-    return phi_field(W, F.name)
-
-
 def add_derived(
     posterior: Mapping[str, NDArray],
     depth: int,
@@ -112,7 +102,7 @@ def add_derived(
 
     X = None
     if "W" in post and "X" not in post:
-        X = _product(stored("W"), F)
+        X = end_to_end(stored("W"), F)
         post["X"] = X if F.is_real else F.to_components(X)
     elif "X" in post:
         X = stored("X")

@@ -11,7 +11,12 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__all__ = ["PROVENANCE_PACKAGES", "provenance_attrs"]
+__all__ = ["PROVENANCE_PACKAGES", "__version__", "provenance_attrs"]
+
+try:
+    __version__ = version("dlnmc")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.1.0"
 
 # Distributions whose versions a result file records (their import names equal
 # their distribution names). dask and distributed matter for studies run on a
@@ -55,8 +60,6 @@ def provenance_attrs(**extra: Any) -> dict[str, Any]:
         when absent), ``created`` (UTC, ISO 8601, seconds), then ``extra``
         (which wins on a clash).
     """
-    from dlnmc import __version__  # deferred: dlnmc/__init__ imports the modules that use this
-
     attrs: dict[str, Any] = {
         "dlnmc_version": __version__,
         "python_version": platform.python_version(),

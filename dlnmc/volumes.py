@@ -64,6 +64,8 @@ __all__ = [
     "DEFAULT_REPLICATES",
     "METHODS",
     "Chart",
+    "GroupVolumeEstimate",
+    "OrbitVolumeEstimate",
     "VolumeEstimate",
     "default_n_samples",
     "estimate_group_volume",
@@ -78,7 +80,7 @@ __all__ = [
 #: Integrand evaluations (all replicates together) for ``n_samples=None``, as
 #: ``(max_angles, n)`` tiers in the number of chart angles ``(N-1) dim G_d``.
 #: Chosen so that the relative standard error of a real orbit volume is below 1%
-#: for d <= 4, N <= 5 (tests/test_estimators.py); larger problems, and C or H,
+#: for d <= 4, N <= 5 (tests/statistical/test_estimators.py); larger problems, and C or H,
 #: usually want an explicit ``n_samples``.
 DEFAULT_N_SAMPLES = ((12, 2**14), (18, 2**17), (None, 2**18))
 #: Default number of independent scrambles for ``method="rqmc"``.
@@ -176,6 +178,11 @@ class VolumeEstimate:
         return self.n_samples // max(1, self.n_replicates)
 
 
+#: Names of the one result type from before the merge (orbit and group volumes alike).
+OrbitVolumeEstimate = VolumeEstimate
+GroupVolumeEstimate = VolumeEstimate
+
+
 def default_n_samples(n_angles: int) -> int:
     """Default ``n_samples`` for an integral over ``n_angles`` chart angles."""
     for max_angles, n in DEFAULT_N_SAMPLES:
@@ -250,6 +257,15 @@ def _check_seed(seed: object) -> np.random.Generator:
         return np.random.default_rng(seed)
     except (TypeError, ValueError) as err:
         raise type(err)(f"invalid seed {seed!r}: {err}") from err
+
+
+def _check_run(
+    method: object, n_replicates: object, n_samples: object, seed: object
+) -> tuple[str, int, int | None, np.random.Generator]:
+    """The sampling options of both drivers, checked in order: method, replicates, count, seed."""
+    method = _check_method(method)
+    R = _check_replicates(n_replicates, method)
+    return method, R, _check_n_samples(n_samples), _check_seed(seed)
 
 
 def _resolve_chart(chart: Chart | None, d: int, field: Field) -> Chart:
@@ -486,10 +502,7 @@ def estimate_orbit_volume(
     if s.ndim != 1:
         raise ValueError(f"s must have shape (d,), got {s.shape}")
     N = check_depth(depth)
-    method = _check_method(method)
-    R = _check_replicates(n_replicates, method)
-    requested = _check_n_samples(n_samples)
-    rng = _check_seed(seed)
+    method, R, requested, rng = _check_run(method, n_replicates, n_samples, seed)
     d = s.size
     chart = _resolve_chart(chart, d, f)
     sv = tuple(float(x) for x in s)
@@ -544,10 +557,7 @@ def estimate_group_volume(
     t0 = time.perf_counter()
     f = resolve_field(field)
     d = check_width(d, "d")
-    method = _check_method(method)
-    R = _check_replicates(n_replicates, method)
-    requested = _check_n_samples(n_samples)
-    rng = _check_seed(seed)
+    method, R, requested, rng = _check_run(method, n_replicates, n_samples, seed)
     chart = _resolve_chart(chart, d, f)
     log_components = math.log(chart.n_components)
     if chart.dim == 0:

@@ -18,7 +18,6 @@ that check (a ``d^2``-dimensional one) has not been done.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -28,13 +27,14 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
+from dlnmc._validation import check_count as _count
 from dlnmc._validation import check_depth, check_width
+from dlnmc._validation import check_positive as _positive
 from dlnmc.dynamics import manifold_route, sv_route
 from dlnmc.dynamics.geometry import ManifoldAdapter
 from dlnmc.dynamics.noise import PathStreams
 from dlnmc.dynamics.records import per_step_stats, trajectory_datasets
 from dlnmc.energy import Energy, QuadraticEnergy, as_energy
-from dlnmc.energy_fields import FieldQuadraticEnergy
 from dlnmc.ensemble import provenance_attrs
 from dlnmc.fields import Field, resolve_field
 
@@ -44,25 +44,6 @@ ROUTES = ("manifold", "singular_values")
 # States larger than this (real numbers per path and time) are not kept unless asked.
 _KEEP_W_MAX = 256
 _BATCH = 2048
-
-
-def _count(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _positive(value: object, name: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(
-            f"{name} must be finite and {'>=' if allow_zero else '>'} 0, got {value!r}"
-        )
-    return v
 
 
 def record_steps_of(t_max: float, dt: float, record_times: ArrayLike | None) -> NDArray[np.int64]:
@@ -90,10 +71,8 @@ def record_steps_of(t_max: float, dt: float, record_times: ArrayLike | None) -> 
 
 
 def _energy(field: Field, energy: object | None, target: ArrayLike | None) -> Energy:
-    if energy is None and field.is_real:
-        return QuadraticEnergy(target)
     if energy is None:
-        return FieldQuadraticEnergy(field.name, target)
+        return QuadraticEnergy(target, field=field)
     return as_energy(energy, target)
 
 

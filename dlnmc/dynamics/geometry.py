@@ -3,7 +3,7 @@
 Everything the Langevin routes need from ``M`` over a field (R, C, H) goes
 through :class:`ManifoldAdapter`: the state layout (real layers ``(N, d, d)``
 for R; the real-component layout ``(N, d, d b)`` of
-:mod:`dlnmc.constraint_fields` for C and H, an isometry for the real inner
+:mod:`dlnmc.constraint` for C and H, an isometry for the real inner
 product, so an ambient standard Gaussian is simply ``standard_normal`` in it),
 the Gram factor at the current point, the position projection along the normal
 space of the current point, the tangent projection, ``phi``, the ambient
@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from dlnmc.constraint import BalancedConstraint
-from dlnmc.constraint_fields import FieldBalancedConstraint, pack, unpack
+from dlnmc.constraint import BalancedConstraint, pack, unpack
 from dlnmc.energy import Energy
 from dlnmc.fields import Field
-from dlnmc.network_fields import balanced_factorization_field
+from dlnmc.network import balanced_factorization
 
 __all__ = ["ManifoldAdapter", "ambient_energy_gradient"]
 
@@ -74,12 +73,9 @@ class ManifoldAdapter:
     ) -> None:
         self.d, self.N, self.field = int(width), int(depth), field
         self.b = field.b
-        if field.is_real:
-            self.constraint: Any = BalancedConstraint(width, depth, tol=tol, max_iter=max_iter)
-        else:
-            self.constraint = FieldBalancedConstraint(
-                width, depth, field.name, tol=tol, max_iter=max_iter
-            )
+        self.constraint: Any = BalancedConstraint(
+            width, depth, tol=tol, max_iter=max_iter, field=field
+        )
         self.state_shape = (self.N, self.d, self.d * self.b)
 
     # -- layouts ----------------------------------------------------------------
@@ -95,7 +91,7 @@ class ManifoldAdapter:
 
     def lift(self, X: NDArray, gauges: NDArray) -> NDArray[np.float64]:
         """Balanced ``W`` with ``phi(W) = X`` and gauge ``Q_1..Q_{N-1}`` (state layout)."""
-        W = balanced_factorization_field(X, self.N, self.field.name, gauge=gauges)
+        W = balanced_factorization(X, self.N, gauge=gauges, field=self.field)
         return self.to_state(W)
 
     # -- geometry -----------------------------------------------------------------

@@ -171,6 +171,36 @@ def _stack(summary: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     )
 
 
+def _common(st: LangevinSettings) -> dict[str, Any]:
+    """The :func:`langevin` keywords every run of a cell shares."""
+    return {
+        "beta": st.beta,
+        "start": np.asarray(st.start),
+        "t_max": st.t_max,
+        "field": st.field,
+        "record_times": (0.0, *st.record_times),
+    }
+
+
+def _route_runs(
+    st: LangevinSettings, seed: int, common: dict[str, Any]
+) -> tuple[xr.DataTree, xr.DataTree]:
+    """The two runs of a cell: the manifold route (``seed``), the finer SDE (``seed + 1``)."""
+    man = langevin(
+        st.width, st.depth, dt=st.dt, n_paths=st.n_paths, seed=seed, route="manifold", **common
+    )
+    sv = langevin(
+        st.width,
+        st.depth,
+        dt=st.dt / st.sv_dt_ratio,
+        n_paths=st.n_paths * st.sv_paths_ratio,
+        seed=seed + 1,
+        route="singular_values",
+        **common,
+    )
+    return man, sv
+
+
 def run_langevin_cell(settings: LangevinSettings | Mapping[str, Any], seed: int) -> xr.Dataset:
     """Run one cell: manifold route against the singular-value SDE at the recorded times.
 
@@ -189,26 +219,8 @@ def run_langevin_cell(settings: LangevinSettings | Mapping[str, Any], seed: int)
         settings if isinstance(settings, LangevinSettings) else validate_langevin_settings(settings)
     )
     seed = int(seed)
-    common = {
-        "beta": st.beta,
-        "start": np.asarray(st.start),
-        "t_max": st.t_max,
-        "field": st.field,
-        "record_times": (0.0, *st.record_times),
-        "batch_size": st.batch_size,
-    }
-    man = langevin(
-        st.width, st.depth, dt=st.dt, n_paths=st.n_paths, seed=seed, route="manifold", **common
-    )
-    sv = langevin(
-        st.width,
-        st.depth,
-        dt=st.dt / st.sv_dt_ratio,
-        n_paths=st.n_paths * st.sv_paths_ratio,
-        seed=seed + 1,
-        route="singular_values",
-        **common,
-    )
+    common = {**_common(st), "batch_size": st.batch_size}
+    man, sv = _route_runs(st, seed, common)
     t = list(st.record_times)
     sm, ss = route_summary(man).sel(time=t), route_summary(sv).sel(time=t)
     est, est_se = _stack(sm)
@@ -263,21 +275,4 @@ def comparison_of_cell(settings: LangevinSettings | Mapping[str, Any], seed: int
     st = (
         settings if isinstance(settings, LangevinSettings) else validate_langevin_settings(settings)
     )
-    common = {
-        "beta": st.beta,
-        "start": np.asarray(st.start),
-        "t_max": st.t_max,
-        "field": st.field,
-        "record_times": (0.0, *st.record_times),
-    }
-    man = langevin(st.width, st.depth, dt=st.dt, n_paths=st.n_paths, seed=seed, **common)
-    sv = langevin(
-        st.width,
-        st.depth,
-        dt=st.dt / st.sv_dt_ratio,
-        n_paths=st.n_paths * st.sv_paths_ratio,
-        seed=seed + 1,
-        route="singular_values",
-        **common,
-    )
-    return compare_routes(man, sv)
+    return compare_routes(*_route_runs(st, seed, _common(st)))

@@ -59,44 +59,25 @@ def run_entropy_sweep(
     against ``S_b`` (``dlnmc.entropy_sv(s, N, field=...)``).
     """
     from dlnmc.entropy import entropy_sv
-    from dlnmc.groups import haar_orthogonal, log_group_volume
+    from dlnmc.groups import haar, log_group_volume
     from dlnmc.network import balanced_factorization, orbit_tangent_vectors
 
     d, N = params["width"], params["depth"]
-    field = params.get("field", "real")
+    F = resolve_field(params.get("field", "real"))
     rng = np.random.default_rng(ss)
     s = draw_singular_values(d, settings, rng)
     n = settings["n_points"]
-    if field == "real":
-        # A generic X with these singular values: U diag(s) V^T with Haar U, V.
-        U, V = haar_orthogonal(d, 2, rng)
-        X = (U * s) @ V.T
-        const = (N - 1) * log_group_volume(d)
-        m = (N - 1) * d * (d - 1) // 2
-    else:
-        from dlnmc.fields import diag_embed, group_dimension
-        from dlnmc.groups_fields import haar_field, log_group_volume_field
-
-        U, V = haar_field(d, field, 2, rng)
-        X = U @ diag_embed(s, field) @ V.conj().T
-        const = (N - 1) * log_group_volume_field(d, field)
-        m = (N - 1) * group_dimension(d, field)
+    # A generic X with these singular values: U diag(s) V^* with Haar U, V in G_d.
+    U, V = haar(d, 2, rng, field=F)
+    X = (U * F.expand_diagonal(s)) @ F.ct(V)
+    const = (N - 1) * log_group_volume(d, field=F)
+    m = (N - 1) * F.group_dimension(d)
     if m == 0:
         values = np.full(n, const)
         floor = np.zeros(n)
     else:
-        if field == "real":
-            W = balanced_factorization(np.broadcast_to(X, (n, d, d)), N, rng=rng)
-            T = orbit_tangent_vectors(W).reshape(n, m, N * d * d)
-        else:
-            from dlnmc.fields import realify
-            from dlnmc.network_fields import (
-                balanced_factorization_field,
-                orbit_tangent_vectors_field,
-            )
-
-            W = balanced_factorization_field(np.broadcast_to(X, (n, *X.shape)), N, field, rng=rng)
-            T = realify(orbit_tangent_vectors_field(W, field), field, n_axes=3)
+        W = balanced_factorization(np.broadcast_to(X, (n, *X.shape)), N, rng=rng, field=F)
+        T = F.realify(orbit_tangent_vectors(W, F), n_axes=3)
         lam = np.linalg.eigvalsh(T @ np.swapaxes(T, -1, -2))
         values = const + 0.5 * np.log(lam).sum(axis=-1)
         floor = 0.5 * m * np.finfo(np.float64).eps * lam[:, -1] / lam[:, 0]
@@ -106,7 +87,7 @@ def run_entropy_sweep(
         ["S"],
         values.mean(),
         stderr,
-        entropy_sv(s, N, field=field),
+        entropy_sv(s, N, field=F),
         {"singular_values": (("sv",), s)},
     )
 
