@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlnmc.balanced import sample_balanced
 from dlnmc.reference import reference_singular_values
+from dlnmc.storage import load_tree, save_tree
 
 PROBS = (0.1, 0.9)
 TOL = 4.5
@@ -64,6 +65,9 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--emcee-draws", type=int, default=4000)
+    parser.add_argument("--emcee-burn", type=int, default=1000)
+    parser.add_argument("--hmc-file", default=None,
+                        help="netCDF of the HMC run: written if absent, else reused")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--record", action="store_true", help="append to results_fields_emcee.txt")
     args = parser.parse_args()
@@ -74,18 +78,25 @@ def main() -> None:
         + f"   (2 shared cores, other sessions running; load {os.getloadavg()[0]:.2f})"
     ]
     t0 = time.perf_counter()
-    tree = sample_balanced(
-        d, N, beta=beta, n_draws=args.draws, n_chains=args.chains, seed=args.seed,
-        field=args.field, n_warmup=args.warmup,
-    )  # fmt: skip
+    if args.hmc_file and Path(args.hmc_file).exists():
+        tree = load_tree(args.hmc_file)
+    else:
+        tree = sample_balanced(
+            d, N, beta=beta, n_draws=args.draws, n_chains=args.chains, seed=args.seed,
+            field=args.field, n_warmup=args.warmup,
+        )  # fmt: skip
+        if args.hmc_file:
+            save_tree(tree, args.hmc_file)
     t_hmc = time.perf_counter() - t0
     settings = tree.attrs["settings"]
     t0 = time.perf_counter()
     ref = reference_singular_values(
-        d, N, beta=beta, n_draws=args.emcee_draws, seed=args.seed + 1, field=args.field
+        d, N, beta=beta, n_draws=args.emcee_draws, seed=args.seed + 1, field=args.field,
+        n_burn=args.emcee_burn,
     )
     wrong = reference_singular_values(
-        d, N, beta=beta, n_draws=args.emcee_draws, seed=args.seed + 2, field=args.field, alpha=1.0
+        d, N, beta=beta, n_draws=args.emcee_draws, seed=args.seed + 2, field=args.field,
+        alpha=1.0, n_burn=args.emcee_burn,
     )
     t_emcee = time.perf_counter() - t0
     names, est, se, rhat = statistics(tree)

@@ -82,9 +82,11 @@ def main() -> None:
     )  # fmt: skip
     ds = compare_ensembles(hmc, lift)
     names, est, se, _ = ensemble_statistics(hmc)
-    _, w_est, w_se, _ = ensemble_statistics(decoy)
+    w_names, w_est, w_se, _ = ensemble_statistics(decoy)
+    # by name: over another field tr X has another number of components
     keep = [k for k, n in enumerate(names) if "_s" in n]
-    zw = (est[keep] - w_est[keep]) / np.hypot(se[keep], w_se[keep])
+    wk = [w_names.index(names[k]) for k in keep]
+    zw = (est[keep] - w_est[wk]) / np.hypot(se[keep], w_se[wk])
     lines.append(
         f"field={field} d={d} N={N} beta={beta} Y={args.target}*I: {args.chains} chains x "
         f"{args.draws} draws each; HMC {t1 - t0:.0f} s ({hmc.attrs['settings']}), lift "

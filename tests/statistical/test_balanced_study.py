@@ -63,9 +63,11 @@ field = ["quaternion"]
 def _decoy_z(tree, decoy) -> np.ndarray:
     """z of the singular-value statistics of ``tree`` against a decoy ensemble."""
     names, est, se, _ = ensemble_statistics(tree)
-    _, d_est, d_se, _ = ensemble_statistics(decoy)
+    d_names, d_est, d_se, _ = ensemble_statistics(decoy)
+    # by name: over another field tr X has another number of components
     keep = [k for k, n in enumerate(names) if "_s" in n]
-    return (est[keep] - d_est[keep]) / np.hypot(se[keep], d_se[keep])
+    dk = [d_names.index(names[k]) for k in keep]
+    return (est[keep] - d_est[dk]) / np.hypot(se[keep], d_se[dk])
 
 
 def test_shipped_wide_complex_study_runs_through_the_cli(tmp_path, capsys):
