@@ -35,7 +35,11 @@ setup() {  # $1: extras, e.g. "[test]"
 cmd="${1:-}"; shift || true
 case "$cmd" in
     run)  setup ""; exec .venv/bin/dlnmc run "$@" ;;
-    test) setup "[test]"; .venv/bin/ruff check . ; exec .venv/bin/python -m pytest "$@" ;;
+    test) setup "[test]"; .venv/bin/ruff check .
+          # One test file per core (pytest-xdist; a file's module fixtures are built once),
+          # one BLAS thread per process so the cores are not oversubscribed.
+          export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+          exec .venv/bin/python -m pytest -n auto --dist loadfile "$@" ;;
     docs) setup "[docs]"
           # Tutorials run on one thread each; the executed notebooks are not cached between
           # builds (every figure on the site comes from this build).
