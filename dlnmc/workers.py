@@ -176,7 +176,7 @@ def run_transitions(
     blas_threads: int | None = 1,
     tick: Callable[[], None] | None = None,
 ) -> tuple[Any, ChainStreams, dict[str, Any] | None]:
-    """Transitions ``start .. stop - 1`` of a group of chains.
+    """Transitions ``start`` to ``stop - 1`` of a group of chains.
 
     Transition ``t`` adapts while ``t < n_warmup``; after warm-up every ``thin``-th is
     stored. The range must not contain the end of warm-up (the parent pools the step
