@@ -3,7 +3,10 @@
 Each workload is a short program run in a fresh process against tree A and tree B
 in turn (A B A B ...), so load drift hits both; the figure is the workload's own
 measure (vectors/s, samples/s, ESS/s), and the ratio B/A is the median of the
-per-round ratios. Only public names shared by both trees are used.
+per-round ratios. Only public names shared by both trees are used. Times are the
+CPU time of the process (``time.process_time``; BLAS is held to one thread), so a
+second job on the machine slows neither side's figure by preemption; the short
+workloads take the median of a few calls in the process.
 
 Run:  python benchmarks/compare_trees.py --a PATH_TO_PREVIOUS_MAIN --b . [--rounds 5]
 """
@@ -24,6 +27,21 @@ import json, time, numpy as np
 from threadpoolctl import threadpool_limits
 threadpool_limits(limits=1, user_api="blas")
 import dlnmc
+import inspect
+# One process on both sides (CPU time is the measure; a newer tree may move chains to
+# worker processes by default).
+NEW = "n_workers" in inspect.signature(dlnmc.sample_balanced).parameters
+ONE = {"n_workers": 1} if NEW else {}
+
+
+def timed(call, repeats=5):
+    # median CPU seconds of a few calls: a single short call is noisy
+    out = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        call()
+        out.append(time.process_time() - t0)
+    return sorted(out)[len(out) // 2]
 """
 
 WORKLOADS: dict[str, tuple[str, str]] = {
@@ -33,7 +51,7 @@ WORKLOADS: dict[str, tuple[str, str]] = {
 rng = np.random.default_rng(0)
 s = np.sort(np.exp(rng.standard_normal((200_000, 10))), axis=-1)[:, ::-1].copy()
 dlnmc.entropy_sv(s[:10], 8)
-t0 = time.perf_counter(); dlnmc.entropy_sv(s, 8); t = time.perf_counter() - t0
+t = timed(lambda: dlnmc.entropy_sv(s, 8))
 print(json.dumps({"figure": s.shape[0] / t}))
 """,
     ),
@@ -43,7 +61,7 @@ print(json.dumps({"figure": s.shape[0] / t}))
 rng = np.random.default_rng(0)
 X = rng.standard_normal((20_000, 10, 10))
 dlnmc.entropy(X[:10], 8)
-t0 = time.perf_counter(); dlnmc.entropy(X, 8); t = time.perf_counter() - t0
+t = timed(lambda: dlnmc.entropy(X, 8))
 print(json.dumps({"figure": X.shape[0] / t}))
 """,
     ),
@@ -51,7 +69,7 @@ print(json.dumps({"figure": X.shape[0] / t}))
         "samples/s",
         """
 dlnmc.haar_orthogonal(3, 10, 0)
-t0 = time.perf_counter(); dlnmc.haar_orthogonal(3, 200_000, 1); t = time.perf_counter() - t0
+t = timed(lambda: dlnmc.haar_orthogonal(3, 200_000, 1))
 print(json.dumps({"figure": 200_000 / t}))
 """,
     ),
@@ -59,7 +77,7 @@ print(json.dumps({"figure": 200_000 / t}))
         "samples/s",
         """
 dlnmc.haar_orthogonal(10, 10, 0)
-t0 = time.perf_counter(); dlnmc.haar_orthogonal(10, 20_000, 1); t = time.perf_counter() - t0
+t = timed(lambda: dlnmc.haar_orthogonal(10, 20_000, 1))
 print(json.dumps({"figure": 20_000 / t}))
 """,
     ),
@@ -68,8 +86,7 @@ print(json.dumps({"figure": 20_000 / t}))
         """
 s = np.array([1.8268, 0.5907, 0.4366])
 dlnmc.estimate_orbit_volume(s, 4, 1024, 0)
-t0 = time.perf_counter(); dlnmc.estimate_orbit_volume(s, 4, 16384, 1)
-t = time.perf_counter() - t0
+t = timed(lambda: dlnmc.estimate_orbit_volume(s, 4, 16384, 1), 3)
 print(json.dumps({"figure": 1.0 / t}))
 """,
     ),
@@ -77,9 +94,11 @@ print(json.dumps({"figure": 1.0 / t}))
         "ESS/s",
         """
 import arviz as az
-t0 = time.perf_counter()
-tree = dlnmc.sample_balanced(2, 3, beta=1.0, n_draws=1000, n_chains=32, seed=1, n_warmup=300)
-t = time.perf_counter() - t0
+t0 = time.process_time()
+tree = dlnmc.sample_balanced(2, 3, beta=1.0, n_draws=1000, n_chains=32, seed=1,
+    n_warmup=300, **ONE
+)
+t = time.process_time() - t0
 s = tree.posterior["singular_values"].values[..., -1]
 print(json.dumps({"figure": float(az.ess(s)) / t}))
 """,
@@ -88,9 +107,11 @@ print(json.dumps({"figure": float(az.ess(s)) / t}))
         "ESS/s",
         """
 import arviz as az
-t0 = time.perf_counter()
-tree = dlnmc.sample_balanced(4, 8, beta=1.0, n_draws=200, n_chains=8, seed=1, n_warmup=150)
-t = time.perf_counter() - t0
+t0 = time.process_time()
+tree = dlnmc.sample_balanced(4, 8, beta=1.0, n_draws=200, n_chains=8, seed=1,
+    n_warmup=150, **ONE
+)
+t = time.process_time() - t0
 s = tree.posterior["singular_values"].values[..., -1]
 print(json.dumps({"figure": float(az.ess(s)) / t}))
 """,
@@ -102,9 +123,11 @@ import arviz as az
 # Three seeds: the ESS of one short run varies by tens of percent with the seed.
 ess = t = 0.0
 for seed in (1, 2, 3):
-    t0 = time.perf_counter()
-    tree = dlnmc.sample_balanced(4, 8, beta=1.0, n_draws=200, n_chains=8, seed=seed, n_warmup=150)
-    t += time.perf_counter() - t0
+    t0 = time.process_time()
+    tree = dlnmc.sample_balanced(
+        4, 8, beta=1.0, n_draws=200, n_chains=8, seed=seed, n_warmup=150, **ONE
+    )
+    t += time.process_time() - t0
     ess += float(az.ess(tree.posterior["singular_values"].values[..., -1]))
 print(json.dumps({"figure": ess / t}))
 """,
