@@ -15,9 +15,12 @@ rates and the spread of s_1 at t = 0.4 it reports the seconds each route
 needs for s.e. 0.005 on the means of the acceptance case (d = 2, N = 3,
 beta = 1, start s = (1.5, 0.4), times 0.05-0.4).
 
-``--acceptance`` runs that case: manifold route (dt = 2.5e-4 and the dt/2
-rerun) against the SDE, printing every z-score, the dt/2 changes over their
-s.e., dropped paths and the largest constraint residual.
+``--acceptance`` runs that case: manifold route (dt = 2.5e-4) against the SDE,
+printing every z-score, the two decoys (no e^S, doubled), dropped paths, the
+largest constraint residual, and the dt/2 rerun coupled to the first
+``--coupled-paths`` paths (the same Brownian path, bridge-refined): its change
+of every mean and quantile, the s.e. of that change, and the change over the
+Monte Carlo s.e. of the dt run.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from dlnmc.dynamics import langevin  # noqa: E402
-from dlnmc.dynamics.compare import compare_routes, route_summary  # noqa: E402
+from dlnmc.dynamics.compare import compare_routes, coupled_change, route_summary  # noqa: E402
 
 ACCEPT = dict(beta=1.0, start=[1.5, 0.4], t_max=0.4, record_times=(0.0, 0.05, 0.1, 0.2, 0.4))
 # The acceptance cases: (width, depth, common keyword arguments).
@@ -104,53 +107,89 @@ def seconds_to_acceptance() -> None:
             )
 
 
-def acceptance(case: str, dt: float, n_man: int, n_sv: int, workers: int) -> None:
+def _print_cmp(label: str, cmp, seconds: float) -> None:
+    print(f"-- {label} ({seconds:.0f} s); max |z| = {cmp.attrs['max_abs_z']:.2f}")
+    for k, t in enumerate(cmp["time"].values):
+        if t == 0:
+            continue
+        m = cmp["mean"].isel(time=k).values
+        se = cmp["mean_se"].isel(time=k).values
+        print(
+            f"t={t:.2f} mean {m[0].round(4)} vs {m[1].round(4)} se {se[0].round(4)} "
+            f"z_mean {cmp['z_mean'].isel(time=k).values.round(2)} "
+            f"z_q {cmp['z_quantile'].isel(time=k).values.round(2).tolist()}",
+            flush=True,
+        )
+
+
+def acceptance(case: str, dt: float, n_man: int, n_sv: int, n_coupled: int, workers: int) -> None:
     d, N, kw = CASES[case]
     print(
-        f"== acceptance {case}: d={d} N={N} beta={kw['beta']} start={kw['start']} dt={dt:g} "
-        f"(dt/2 rerun independent), {n_man} manifold paths, {n_sv} SDE paths at dt/5"
+        f"== acceptance {case}: d={d} N={N} beta={kw['beta']} start={kw['start']} dt={dt:g}, "
+        f"{n_man} manifold paths, {n_sv} SDE paths at dt/5; dt/2 rerun coupled (same Brownian "
+        f"path, bridge-refined) on the first {n_coupled} paths"
     )
-    # the SDE first and each manifold run's comparison as soon as it exists (long runs)
     t0 = time.perf_counter()
     sv = langevin(
         d, N, dt=dt / 5, n_paths=n_sv, seed=9, route="singular_values", n_workers=workers, **kw
     )
     print(f"SDE {time.perf_counter() - t0:.0f} s", flush=True)
-    runs = {}
-    for name, h, seed in (("dt", dt, 7), ("dt/2", dt / 2, 8)):
+    t0 = time.perf_counter()
+    man = langevin(d, N, dt=dt, n_paths=n_man, seed=7, n_workers=workers, keep_W=False, **kw)
+    _print_cmp("manifold (dt) vs SDE", compare_routes(man, sv), time.perf_counter() - t0)
+    res = float(man["sample_stats"]["constraint_residual"].max())
+    print(
+        f"   dropped {man.attrs['n_dropped']} of {n_man}, refinements "
+        f"{man.attrs['n_refinements']}, max residual {res:.2e}",
+        flush=True,
+    )
+    mse = route_summary(man)["mean_se"].values[1:]
+    print("max s.e. of the means (dt run):", round(float(mse.max()), 4))
+    for power in (0.0, 2.0):
         t0 = time.perf_counter()
-        run = langevin(d, N, dt=h, n_paths=n_man, seed=seed, n_workers=workers, keep_W=False, **kw)
-        runs[name] = run
-        cmp = compare_routes(run, sv)
-        print(
-            f"-- manifold ({name}, {time.perf_counter() - t0:.0f} s) vs SDE; "
-            f"max |z| = {cmp.attrs['max_abs_z']:.2f}"
+        decoy = langevin(
+            d,
+            N,
+            dt=dt / 5,
+            n_paths=n_sv,
+            seed=11,
+            route="singular_values",
+            n_workers=workers,
+            entropy_power=power,
+            **kw,
         )
-        for k, t in enumerate(cmp["time"].values):
-            if t == 0:
-                continue
-            m = cmp["mean"].isel(time=k).values
-            se = cmp["mean_se"].isel(time=k).values
-            print(
-                f"t={t:.2f} mean {m[0].round(4)} vs {m[1].round(4)} se {se[0].round(4)} "
-                f"z_mean {cmp['z_mean'].isel(time=k).values.round(2)} "
-                f"z_q {cmp['z_quantile'].isel(time=k).values.round(2).tolist()}"
-            )
+        z = np.abs(compare_routes(man, decoy)["z_mean"].values[1:])
         print(
-            f"   dropped {run.attrs['n_dropped']} of {n_man}, refinements "
-            f"{run.attrs['n_refinements']}, max residual "
-            f"{float(run['sample_stats']['constraint_residual'].max()):.2e}",
+            f"decoy e^({power:g} S): max |z_mean| = {np.nanmax(z):.1f} "
+            f"({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
-    man, half = runs["dt"], runs["dt/2"]
-    c = compare_routes(man, half, names=("dt", "dt/2"))
-    change = (c["mean"].sel(run="dt/2") - c["mean"].sel(run="dt")).values[1:]
-    se1 = c["mean_se"].sel(run="dt").values[1:]
-    se = np.sqrt((c["mean_se"] ** 2).sum("run")).values[1:]
-    print("max s.e. of the means (dt run):", float(se1.max()).__round__(4))
-    print("dt/2 change of the means:", change.round(4).tolist())
-    print("  over combined s.e.:   ", (change / se).round(2).tolist())
-    print("  over the dt run's s.e.:", (change / se1).round(2).tolist())
+    t0 = time.perf_counter()
+    half = langevin(
+        d,
+        N,
+        dt=dt / 2,
+        brownian_dt=dt,
+        n_paths=n_coupled,
+        seed=7,
+        n_workers=workers,
+        keep_W=False,
+        **kw,
+    )
+    cc = coupled_change(man, half).isel(time=slice(1, None))
+    print(
+        f"-- coupled dt/2 rerun ({time.perf_counter() - t0:.0f} s, dropped "
+        f"{half.attrs['n_dropped']} of {n_coupled}):"
+    )
+    for stat in cc["statistic"].values:
+        c = cc.sel(statistic=stat)
+        print(
+            f"   {stat:>4}: change {c['change'].values.round(4).tolist()}\n"
+            f"         change s.e. {c['change_se'].values.round(4).tolist()}\n"
+            f"         over the dt run's s.e. {c['change_over_mc_se'].values.round(2).tolist()}"
+        )
+    worst = float(np.nanmax(np.abs(cc["change_over_mc_se"].sel(statistic="mean").values)))
+    print(f"largest |dt/2 change of a mean| / s.e. of the dt run: {worst:.2f}")
 
 
 def long_time(n_paths: int, dt: float, workers: int) -> None:
@@ -198,10 +237,18 @@ if __name__ == "__main__":
     ap.add_argument("--dt", type=float, default=None, help="default 2.5e-4 (2e-3 long time)")
     ap.add_argument("--paths", type=int, default=14000)
     ap.add_argument("--sv-paths", type=int, default=28000)
+    ap.add_argument("--coupled-paths", type=int, default=4000)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     if args.acceptance:
-        acceptance(args.case, args.dt or 2.5e-4, args.paths, args.sv_paths, args.workers)
+        acceptance(
+            args.case,
+            args.dt or 2.5e-4,
+            args.paths,
+            args.sv_paths,
+            args.coupled_paths,
+            args.workers,
+        )
     elif args.long_time:
         long_time(args.paths, args.dt or 2e-3, args.workers)
     else:

@@ -70,6 +70,22 @@ def record_steps_of(t_max: float, dt: float, record_times: ArrayLike | None) -> 
     return steps
 
 
+def _halvings(dt: float, brownian_dt: float | None, n_steps: int) -> int:
+    """``k`` with ``brownian_dt = dt 2^k`` (checked), and ``n_steps`` a multiple of ``2^k``."""
+    if brownian_dt is None:
+        return 0
+    coarse = _positive(brownian_dt, "brownian_dt")
+    ratio = coarse / dt
+    k = round(np.log2(ratio)) if ratio >= 1 else -1
+    if k < 0 or abs(2.0**k - ratio) > 1e-9 * ratio:
+        raise ValueError(
+            f"brownian_dt = {brownian_dt!r} must be dt = {dt!r} times a power of two (1, 2, 4, ...)"
+        )
+    if n_steps % 2**k:
+        raise ValueError(f"t_max must be a multiple of brownian_dt = {brownian_dt!r}")
+    return k
+
+
 def _energy(field: Field, energy: object | None, target: ArrayLike | None) -> Energy:
     if energy is None:
         return QuadraticEnergy(target, field=field)
@@ -114,7 +130,9 @@ def _run_batch(job: dict[str, Any]) -> dict[str, Any]:
     steps = job["record_steps"]
     if job["route"] == "manifold":
         geo = ManifoldAdapter(d, N, field, tol=job["projection_tol"])
-        streams = PathStreams(job["seed"], paths, int(np.prod(geo.state_shape)), job["block"])
+        streams = PathStreams(
+            job["seed"], paths, int(np.prod(geo.state_shape)), job["block"], job["halvings"]
+        )
         if kind == "W":
             W0 = np.broadcast_to(geo.to_state(start[None]), (B, *geo.state_shape)).copy()
         else:
@@ -143,7 +161,7 @@ def _run_batch(job: dict[str, Any]) -> dict[str, Any]:
             "refinements_per_step": rec.refinements_per_step,
             "dropped_per_step": rec.dropped_per_step,
         }
-    streams = PathStreams(job["seed"], paths, d, job["block"])
+    streams = PathStreams(job["seed"], paths, d, job["block"], job["halvings"])
     if kind == "s":
         s0 = start
     elif kind == "X":
@@ -202,6 +220,7 @@ def langevin(
     projection_tol: float = 1e-12,
     max_refine: int = 8,
     entropy_power: float = 1.0,
+    brownian_dt: float | None = None,
 ) -> xr.DataTree:
     """Simulate overdamped Langevin dynamics of the DLN and record trajectories.
 
@@ -255,6 +274,14 @@ def langevin(
         Brownian-bridge refinement levels before a path counts as dropped.
     entropy_power : float
         Singular-value route only: the decoy law ``e^{kS}`` (theory ``k = 1``).
+    brownian_dt : float, optional
+        The step on which the Brownian path is drawn, ``dt * 2^k`` (default
+        ``dt``). With ``k > 0`` the run follows the Brownian path of the run at
+        step ``brownian_dt`` with the same seed, refined by the Brownian bridge
+        (:mod:`dlnmc.dynamics.noise`), so path ``i`` of both runs sees the same
+        noise and their difference, path by path, is a coupled estimate of the
+        discretization bias (:func:`dlnmc.dynamics.compare.coupled_change`).
+        ``t_max`` must be a multiple of ``brownian_dt``.
 
     Returns
     -------
@@ -300,6 +327,7 @@ def langevin(
             "(target=None, or energy.orthogonally_invariant = True)"
         )
     steps = record_steps_of(t_max, dt, record_times)
+    halvings = _halvings(dt, brownian_dt, int(steps[-1]))
     kind, start_arr = _start_X_or_W(start, d, N, fld)
     if keep_W is None:
         keep_W = fld.b * N * d * d <= _KEEP_W_MAX
@@ -328,6 +356,7 @@ def langevin(
         "max_refine": max_refine,
         "entropy_power": entropy_power,
         "block": 256,
+        "halvings": halvings,
     }
     # connect last: every argument is checked before a cluster is touched
     client = _dask_client(scheduler) if scheduler is not None else None
@@ -348,6 +377,7 @@ def langevin(
         "beta": beta,
         "seed": seed,
         "dt": dt,
+        "brownian_dt": dt * 2**halvings,
         "t_max": t_max,
         "n_paths": n_paths,
         "n_steps": int(steps[-1]),

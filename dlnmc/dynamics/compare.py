@@ -1,5 +1,10 @@
 """Time-resolved comparison of two Langevin routes, relaxation times and the ``dt/2`` check.
 
+The ``dt/2`` check compares a run with its coupled refinement (the same Brownian
+path at half the step, :func:`coupled_change`): the change is then the
+discretization bias itself, measured far more precisely than by two independent
+runs, and is reported beside the Monte Carlo error of the run.
+
 Statistics over paths at each recorded time (paths are independent, so the
 standard errors are the i.i.d. ones): the mean of each singular value with
 ``sd / sqrt(n)``, and the 10%/90% quantiles with the asymptotic
@@ -22,6 +27,7 @@ from scipy import stats
 __all__ = [
     "compare_routes",
     "comparison_from_cell",
+    "coupled_change",
     "dt_halving",
     "integrated_autocorrelation_time",
     "plot_comparison",
@@ -213,26 +219,117 @@ def integrated_autocorrelation_time(
     return delta * s.size / ess, delta
 
 
+def coupled_change(
+    coarse: xr.DataTree,
+    fine: xr.DataTree,
+    quantiles: Sequence[float] = (0.1, 0.9),
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Change of means and quantiles from a run to its coupled refinement, with s.e.
+
+    ``fine`` must follow the Brownian path of ``coarse`` (same seed,
+    ``fine.attrs["brownian_dt"] == coarse.attrs["dt"]``; see ``brownian_dt`` of
+    :func:`dlnmc.langevin`). Path ``i`` of both runs then sees the same noise,
+    and the change is computed on the paths the two runs share (``fine`` may
+    hold only the first few of ``coarse``'s paths), at the recorded times they
+    share. Paths dropped in either run are left out.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``time``, ``sv``, ``statistic`` (mean, q10, q90 for the default
+        quantiles): ``change`` (fine minus coarse), ``change_se`` (its s.e.:
+        paired for the means, a bootstrap over paths, ``n_boot`` resamples from
+        ``seed``, for the quantiles), ``mc_se`` (the Monte Carlo s.e. of the
+        coarse run's estimate over all its paths) and ``change_over_mc_se``:
+        the discretization bias measured in units of the Monte Carlo error.
+    """
+    for name, tree in (("coarse", coarse), ("fine", fine)):
+        if "trajectory" not in tree.children:
+            raise ValueError(f"{name} is not a dlnmc.langevin result")
+    if int(coarse.attrs["seed"]) != int(fine.attrs["seed"]):
+        raise ValueError("coupled runs need the same seed")
+    if not np.isclose(float(fine.attrs.get("brownian_dt", np.nan)), float(coarse.attrs["dt"])):
+        raise ValueError(
+            "fine must be run with brownian_dt equal to the coarse run's dt "
+            f"({coarse.attrs['dt']}), got {fine.attrs.get('brownian_dt')}"
+        )
+    sc = coarse["trajectory"]["singular_values"]
+    sf = fine["trajectory"]["singular_values"]
+    times = np.intersect1d(sc["time"].values, sf["time"].values)
+    paths = np.intersect1d(sc["path"].values, sf["path"].values)
+    a = sc.sel(time=times, path=paths).transpose("path", "time", "sv").values
+    b = sf.sel(time=times, path=paths).transpose("path", "time", "sv").values
+    full = route_summary(coarse, quantiles).sel(time=times)
+    probs = [float(p) for p in quantiles]
+    labels = ["mean", *(f"q{round(100 * p)}" for p in probs)]
+    T, d = a.shape[1], a.shape[2]
+    change = np.full((len(labels), T, d), np.nan)
+    change_se = np.full((len(labels), T, d), np.nan)
+    rng = np.random.default_rng(seed)
+    for t in range(T):
+        ok = np.isfinite(a[:, t]).all(-1) & np.isfinite(b[:, t]).all(-1)
+        x, y = a[ok, t], b[ok, t]
+        n = x.shape[0]
+        if n < 2:
+            continue
+        diff = y - x
+        change[0, t] = diff.mean(0)
+        change_se[0, t] = diff.std(0, ddof=1) / np.sqrt(n)
+        q_of = np.quantile(y, probs, axis=0) - np.quantile(x, probs, axis=0)  # (prob, sv)
+        change[1:, t] = q_of
+        idx = rng.integers(0, n, size=(n_boot, n))  # the same resampled paths in both runs
+        boot = np.quantile(y[idx], probs, axis=1) - np.quantile(x[idx], probs, axis=1)
+        change_se[1:, t] = boot.std(axis=1, ddof=1)  # (prob, n_boot, sv) -> (prob, sv)
+    mc_se = np.concatenate(
+        [full["mean_se"].values[None], np.moveaxis(full["quantile_se"].values, -1, 0)]
+    )
+    coords = {"statistic": labels, "time": times, "sv": np.arange(d)}
+    dims = ("statistic", "time", "sv")
+    return xr.Dataset(
+        {
+            "change": (dims, change),
+            "change_se": (dims, change_se),
+            "mc_se": (dims, mc_se),
+            "change_over_mc_se": (dims, change / mc_se),
+        },
+        coords=coords,
+        attrs={
+            "n_paths_coupled": int(paths.size),
+            "coarse_dt": float(coarse.attrs["dt"]),
+            "fine_dt": float(fine.attrs["dt"]),
+        },
+    )
+
+
 def dt_halving(run: Mapping[str, Any], *, quantiles: Sequence[float] = (0.1, 0.9)) -> xr.Dataset:
     """Rerun ``dlnmc.langevin(**run)`` at ``dt / 2`` and report the change beside the MC error.
 
-    The rerun uses seed ``seed + 1``, so the two runs are independent and the
-    combined s.e. ``sqrt(se_1^2 + se_2^2)`` is the s.e. of the change.
+    The rerun follows the same Brownian path, bridge-refined (same seed,
+    ``brownian_dt = dt``), so the change is the discretization bias of the
+    run plus a small coupled noise (:func:`coupled_change`).
 
     Returns
     -------
     xarray.Dataset
         The :func:`compare_routes` of the two runs (``run = dt, dt/2``) plus
-        ``change_mean = mean(dt/2) - mean(dt)`` and ``change_over_se`` (time, sv).
+        ``change_mean = mean(dt/2) - mean(dt)``, ``change_mean_se`` (its paired
+        s.e.) and ``change_over_se`` = ``change_mean`` over the Monte Carlo s.e.
+        of the ``dt`` run's means (time, sv).
     """
     from dlnmc.dynamics.api import langevin
 
     first = langevin(**run)
-    half = langevin(**{**run, "dt": run["dt"] / 2.0, "seed": int(run["seed"]) + 1})
+    half = langevin(**{**run, "dt": run["dt"] / 2.0, "brownian_dt": run["dt"]})
     cmp = compare_routes(first, half, quantiles, names=("dt", "dt/2"))
-    change = cmp["mean"].sel(run="dt/2") - cmp["mean"].sel(run="dt")
-    se = np.sqrt((cmp["mean_se"] ** 2).sum("run"))
-    return cmp.assign(change_mean=change, change_over_se=change / se)
+    cc = coupled_change(first, half, quantiles).sel(statistic="mean", drop=True)
+    return cmp.assign(
+        change_mean=cc["change"],
+        change_mean_se=cc["change_se"],
+        change_over_se=cc["change_over_mc_se"],
+    )
 
 
 def plot_comparison(

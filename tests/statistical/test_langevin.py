@@ -21,6 +21,7 @@ from dlnmc._deprecated import entropy_sv_field, log_sv_density_field
 from dlnmc.dynamics import langevin
 from dlnmc.dynamics.compare import (
     compare_routes,
+    coupled_change,
     dt_halving,
     integrated_autocorrelation_time,
     plot_comparison,
@@ -28,6 +29,7 @@ from dlnmc.dynamics.compare import (
 )
 from dlnmc.dynamics.geometry import ManifoldAdapter
 from dlnmc.dynamics.manifold_route import gradient_flow
+from dlnmc.dynamics.noise import PathStreams
 from dlnmc.dynamics.study import (
     LangevinSettingsError,
     run_langevin_cell,
@@ -58,6 +60,9 @@ ACCEPT_TIMES = (0.05, 0.1, 0.2, 0.4)
         ({"entropy_power": 0.0}, "decoy"),
         ({"start": np.ones((3, 2, 2))}, "singular"),
         ({"start": np.arange(12.0).reshape(3, 2, 2) + 1}, "balanced manifold"),
+        ({"brownian_dt": 0.03}, "power of two"),
+        ({"brownian_dt": 0.005}, "power of two"),
+        ({"brownian_dt": 0.08}, "multiple of brownian_dt"),
     ],
 )
 def test_bad_input_is_refused_before_work(kwargs, match):
@@ -110,6 +115,72 @@ def test_streaming_to_disk_matches_memory(tmp_path):
             np.testing.assert_array_equal(mem[group][name].values, disk[group][name].values)
     assert disk.attrs["route"] == "manifold"
     assert xr.open_datatree(tmp_path / "run.nc", engine="h5netcdf")["trajectory"].sizes["path"] == 5
+
+
+# ------------------------------------------------------------- coupled dt/2 refinement
+def test_refined_noise_is_the_same_brownian_path():
+    """Halved steps: increments sum to the coarse one, are N(0, 1), and split-invariant."""
+    coarse = PathStreams(5, np.arange(6), 3, block=7)
+    fine = PathStreams(5, np.arange(6), 3, block=7, halvings=2)
+    part = PathStreams(5, np.arange(3, 6), 3, block=2, halvings=2)
+    zs, fs = [], []
+    for _ in range(300):
+        z = coarse.normals()
+        f = np.stack([fine.normals() for _ in range(4)])
+        np.testing.assert_allclose(f.sum(0) / 2.0, z, rtol=0, atol=1e-13)  # sqrt(h/4) each
+        np.testing.assert_array_equal(np.stack([part.normals() for _ in range(4)]), f[:, 3:])
+        zs.append(z)
+        fs.append(f)
+    f = np.stack(fs)  # (step, 4, path, dim)
+    n = f[:, 0].size
+    assert abs(f.mean()) < Z_TOL / np.sqrt(f.size)
+    assert abs(f.var() - 1.0) < Z_TOL * np.sqrt(2.0 / f.size)
+    # the two halves of one step are uncorrelated; the naive split (z, z) / sqrt 2, which
+    # also sums to z, is not, and the same criterion rejects it
+    r = np.corrcoef(f[:, 0].ravel(), f[:, 1].ravel())[0, 1]
+    assert abs(r) < Z_TOL / np.sqrt(n)
+    naive = np.stack(zs) / np.sqrt(2.0)
+    r_naive = np.corrcoef(naive.ravel(), naive.ravel())[0, 1]
+    assert abs(r_naive) > Z_TOL / np.sqrt(n)
+
+
+def _euler_mean_abs(h: float, t: float, x0: float = 1.0, beta: float = 1.0) -> float:
+    """E|x_n| of Euler-Maruyama for dx = -beta x dt + sqrt(2) dB (Gaussian law, exact)."""
+    from scipy.stats import norm
+
+    n = round(t / h)
+    a = 1.0 - beta * h
+    m = a**n * x0
+    sd = np.sqrt(2.0 * h * (1.0 - a ** (2 * n)) / (1.0 - a**2))
+    return float(m * (1.0 - 2.0 * norm.cdf(-m / sd)) + 2.0 * sd * norm.pdf(m / sd))
+
+
+def test_coupled_change_is_the_discretization_bias():
+    """d = N = 1 (M = R minus 0, a linear SDE): the coupled change of E s equals the exact
+    difference of the Euler laws at dt and dt/2; an exact scheme (no change) is rejected."""
+    kw = dict(beta=1.0, start=[1.0], t_max=0.5, record_times=(0.25, 0.5), keep_W=False)
+    coarse = langevin(1, 1, dt=0.05, n_paths=8000, seed=3, **kw)
+    fine = langevin(1, 1, dt=0.025, brownian_dt=0.05, n_paths=8000, seed=3, **kw)
+    c = coupled_change(coarse, fine).sel(statistic="mean", sv=0)
+    exact = np.array([_euler_mean_abs(0.025, t) - _euler_mean_abs(0.05, t) for t in (0.25, 0.5)])
+    z = (c["change"].values - exact) / c["change_se"].values
+    assert np.all(np.abs(z) < Z_TOL), z
+    # coupling: the change is measured far below the Monte Carlo error of one run
+    assert np.all(c["change_se"].values < 0.1 * c["mc_se"].values)
+    z_exact_scheme = c["change"].values / c["change_se"].values
+    assert np.max(np.abs(z_exact_scheme)) > Z_TOL, z_exact_scheme
+    assert fine.attrs["brownian_dt"] == 0.05 and fine.attrs["dt"] == 0.025
+
+
+def test_coupled_change_refuses_runs_that_are_not_coupled():
+    kw = dict(beta=1.0, start=[1.5, 0.4], t_max=0.02, record_times=(0.01, 0.02), keep_W=False)
+    coarse = langevin(2, 3, dt=0.01, n_paths=4, seed=1, **kw)
+    other_seed = langevin(2, 3, dt=0.005, brownian_dt=0.01, n_paths=4, seed=2, **kw)
+    independent = langevin(2, 3, dt=0.005, n_paths=4, seed=1, **kw)
+    with pytest.raises(ValueError, match="same seed"):
+        coupled_change(coarse, other_seed)
+    with pytest.raises(ValueError, match="brownian_dt"):
+        coupled_change(coarse, independent)
 
 
 def test_fields_layout():

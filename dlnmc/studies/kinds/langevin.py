@@ -79,8 +79,9 @@ def run_langevin(
         Dims ``statistic`` (mean, q10, q90), ``time``, ``sv`` (0 = largest):
         ``estimate`` (manifold route), ``closed_form`` (SDE), ``stderr``
         (combined), ``z_score``, the two runs' own s.e., with ``check_half_dt``
-        the ``dt/2`` change; scalars ``n_dropped``, ``n_refinements`` and
-        ``max_constraint_residual`` of the manifold run.
+        the ``dt/2`` change on the same Brownian paths and its s.e.; scalars
+        ``n_dropped``, ``n_refinements`` and ``max_constraint_residual`` of the
+        manifold run.
     """
     from dlnmc.dynamics.study import run_langevin_cell
 
@@ -111,7 +112,9 @@ LANGEVIN = register_kind(
             ),
             "sv_dt_ratio": Setting(integer(1), 10, "the SDE steps dt / sv_dt_ratio"),
             "sv_paths_ratio": Setting(integer(1), 4, "the SDE runs this many times more paths"),
-            "check_half_dt": Setting(boolean, False, "rerun the manifold route at dt / 2"),
+            "check_half_dt": Setting(
+                boolean, False, "rerun the manifold route at dt / 2 on the same Brownian paths"
+            ),
             "batch_size": Setting(integer(1), None, "paths advanced together (no effect on bits)"),
         },
         check_cell=check_langevin_cell,
