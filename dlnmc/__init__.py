@@ -3,39 +3,25 @@
 The Boltzmann entropy ``S(X)`` of Menon and Yu (arXiv:2509.09088), the
 geometry of the balanced manifold, samplers on group orbits and on the
 balanced manifold, and Monte Carlo estimates held against the closed form.
-Conventions are those of MATH.md (shipped as ``docs/MATH.md``).
+Conventions are those of the theory guide (``docs/guide/theory.md``).
 
 One engine serves the real, complex and quaternionic networks: every public
 capability takes ``field="real" | "complex" | "quaternion"`` (or a
 :class:`~dlnmc.fields.Field`, e.g. ``dlnmc.COMPLEX``), resolved once and handed
 down. The ``*_field`` names of earlier releases remain as aliases that emit a
 ``DeprecationWarning``.
+
+Names are imported on first use (PEP 562), so ``import dlnmc`` and worker processes
+that need one sampler do not pay for xarray, ArviZ and the plots until they are used.
 """
 
-# Deprecated *_field names of the two-engine package (warn, then call the field= API).
-from dlnmc._deprecated import (
-    FieldBalancedConstraint,
-    FieldHMC,
-    FieldQuadraticEnergy,
-    FieldRWM,
-    entropy_field,
-    entropy_sv_field,
-    estimate_group_volume_field,
-    estimate_orbit_volume_field,
-    haar_field,
-    log_group_volume_field,
-    log_rho_field,
-    log_rho_sv_field,
-    log_sv_density_field,
-    singular_values_field,
-    svd_field,
-)
-from dlnmc.balanced import sample_balanced
-from dlnmc.charts import EulerChart, euler_chart
-from dlnmc.constraint import BalancedConstraint
-from dlnmc.dynamics import langevin
-from dlnmc.energy import Energy, QuadraticEnergy
-from dlnmc.ensemble import DEFAULT_DIMS, build_tree, diagnostics, provenance_attrs
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Eager: the function ``entropy`` shares its name with the module ``dlnmc.entropy``; bound
+# here first, it cannot be shadowed by a later import of the submodule.
 from dlnmc.entropy import (
     entropy,
     entropy_sv,
@@ -46,56 +32,99 @@ from dlnmc.entropy import (
     log_sv_density,
     singular_values,
 )
-from dlnmc.exponent import ExponentEstimate, estimate_exponent
-from dlnmc.fields import COMPLEX, QUATERNION, REAL, Field, dyson_index, resolve_field
-from dlnmc.groups import (
-    haar,
-    haar_orthogonal,
-    haar_special_orthogonal,
-    haar_symplectic,
-    haar_unitary,
-    lie_algebra_basis,
-    log_group_volume,
-    so_basis,
+from dlnmc.provenance import (
+    __version__,
 )
-from dlnmc.manifold import BalancedManifold
-from dlnmc.metric import apply_A, apply_A_inv, g_N, log_det_A
-from dlnmc.network import (
-    balanced_dimension,
-    balanced_factorization,
-    balancedness_residual,
-    constraint_jacobian,
-    end_to_end,
-    gauge_action,
-    horizontal_basis,
-    orbit_tangent_basis,
-    orbit_tangent_vectors,
-    phi,
-    tangent_basis,
-)
-from dlnmc.orbit import orbit_base_point, sample_orbit
-from dlnmc.peers import from_emcee, from_mici
-from dlnmc.plots import (
-    plot_orbit_volumes,
-    plot_result,
-    plot_sv_histograms,
-    plot_trace_rank,
-    plot_z_scores,
-)
-from dlnmc.projections import JacobiProjection
-from dlnmc.provenance import __version__
-from dlnmc.reference import reference_end_to_end, reference_singular_values
-from dlnmc.samplers import ConstrainedHMC, ConstrainedRWM
-from dlnmc.storage import EnsembleWriter, load_tree, save_tree
-from dlnmc.studies import StudyError, load_study, run_study
-from dlnmc.sv_law import SVLaw, sv_law_moments, sv_marginal_density
-from dlnmc.volumes import (
-    GroupVolumeEstimate,
-    OrbitVolumeEstimate,
-    estimate_group_volume,
-    estimate_orbit_volume,
-    orbit_volume_table,
-)
+
+#: Public name -> the module that defines it (imported when the name is first used).
+_EXPORTS: dict[str, str] = {
+    "FieldBalancedConstraint": "dlnmc._deprecated",
+    "FieldHMC": "dlnmc._deprecated",
+    "FieldQuadraticEnergy": "dlnmc._deprecated",
+    "FieldRWM": "dlnmc._deprecated",
+    "entropy_field": "dlnmc._deprecated",
+    "entropy_sv_field": "dlnmc._deprecated",
+    "estimate_group_volume_field": "dlnmc._deprecated",
+    "estimate_orbit_volume_field": "dlnmc._deprecated",
+    "haar_field": "dlnmc._deprecated",
+    "log_group_volume_field": "dlnmc._deprecated",
+    "log_rho_field": "dlnmc._deprecated",
+    "log_rho_sv_field": "dlnmc._deprecated",
+    "log_sv_density_field": "dlnmc._deprecated",
+    "singular_values_field": "dlnmc._deprecated",
+    "svd_field": "dlnmc._deprecated",
+    "sample_balanced": "dlnmc.balanced",
+    "EulerChart": "dlnmc.charts",
+    "euler_chart": "dlnmc.charts",
+    "BalancedConstraint": "dlnmc.constraint",
+    "langevin": "dlnmc.dynamics",
+    "Energy": "dlnmc.energy",
+    "QuadraticEnergy": "dlnmc.energy",
+    "DEFAULT_DIMS": "dlnmc.ensemble",
+    "build_tree": "dlnmc.ensemble",
+    "diagnostics": "dlnmc.ensemble",
+    "provenance_attrs": "dlnmc.ensemble",
+    "ExponentEstimate": "dlnmc.exponent",
+    "estimate_exponent": "dlnmc.exponent",
+    "COMPLEX": "dlnmc.fields",
+    "Field": "dlnmc.fields",
+    "QUATERNION": "dlnmc.fields",
+    "REAL": "dlnmc.fields",
+    "dyson_index": "dlnmc.fields",
+    "resolve_field": "dlnmc.fields",
+    "haar": "dlnmc.groups",
+    "haar_orthogonal": "dlnmc.groups",
+    "haar_special_orthogonal": "dlnmc.groups",
+    "haar_symplectic": "dlnmc.groups",
+    "haar_unitary": "dlnmc.groups",
+    "lie_algebra_basis": "dlnmc.groups",
+    "log_group_volume": "dlnmc.groups",
+    "so_basis": "dlnmc.groups",
+    "BalancedManifold": "dlnmc.manifold",
+    "apply_A": "dlnmc.metric",
+    "apply_A_inv": "dlnmc.metric",
+    "g_N": "dlnmc.metric",
+    "log_det_A": "dlnmc.metric",
+    "balanced_dimension": "dlnmc.network",
+    "balanced_factorization": "dlnmc.network",
+    "balancedness_residual": "dlnmc.network",
+    "constraint_jacobian": "dlnmc.network",
+    "end_to_end": "dlnmc.network",
+    "gauge_action": "dlnmc.network",
+    "horizontal_basis": "dlnmc.network",
+    "orbit_tangent_basis": "dlnmc.network",
+    "orbit_tangent_vectors": "dlnmc.network",
+    "phi": "dlnmc.network",
+    "tangent_basis": "dlnmc.network",
+    "orbit_base_point": "dlnmc.orbit",
+    "sample_orbit": "dlnmc.orbit",
+    "from_emcee": "dlnmc.peers",
+    "from_mici": "dlnmc.peers",
+    "plot_orbit_volumes": "dlnmc.plots",
+    "plot_result": "dlnmc.plots",
+    "plot_sv_histograms": "dlnmc.plots",
+    "plot_trace_rank": "dlnmc.plots",
+    "plot_z_scores": "dlnmc.plots",
+    "JacobiProjection": "dlnmc.projections",
+    "reference_end_to_end": "dlnmc.reference",
+    "reference_singular_values": "dlnmc.reference",
+    "ConstrainedHMC": "dlnmc.samplers",
+    "ConstrainedRWM": "dlnmc.samplers",
+    "EnsembleWriter": "dlnmc.storage",
+    "load_tree": "dlnmc.storage",
+    "save_tree": "dlnmc.storage",
+    "StudyError": "dlnmc.studies",
+    "load_study": "dlnmc.studies",
+    "run_study": "dlnmc.studies",
+    "SVLaw": "dlnmc.sv_law",
+    "sv_law_moments": "dlnmc.sv_law",
+    "sv_marginal_density": "dlnmc.sv_law",
+    "GroupVolumeEstimate": "dlnmc.volumes",
+    "OrbitVolumeEstimate": "dlnmc.volumes",
+    "estimate_group_volume": "dlnmc.volumes",
+    "estimate_orbit_volume": "dlnmc.volumes",
+    "orbit_volume_table": "dlnmc.volumes",
+}
 
 __all__ = [
     "COMPLEX",
@@ -194,3 +223,16 @@ __all__ = [
     "svd_field",
     "tangent_basis",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dlnmc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
