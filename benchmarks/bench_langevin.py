@@ -122,10 +122,14 @@ def _print_cmp(label: str, cmp, seconds: float) -> None:
         )
 
 
-def acceptance(case: str, dt: float, n_man: int, n_sv: int, n_coupled: int, workers: int) -> None:
+def acceptance(
+    case: str, dt: float, n_man: int, n_sv: int, n_coupled: int, workers: int, field: str
+) -> None:
     d, N, kw = CASES[case]
+    kw = {**kw, "field": field}
     print(
-        f"== acceptance {case}: d={d} N={N} beta={kw['beta']} start={kw['start']} dt={dt:g}, "
+        f"== acceptance {case} ({field}): d={d} N={N} beta={kw['beta']} start={kw['start']} "
+        f"dt={dt:g}, "
         f"{n_man} manifold paths, {n_sv} SDE paths at dt/5; dt/2 rerun coupled (same Brownian "
         f"path, bridge-refined) on the first {n_coupled} paths"
     )
@@ -238,6 +242,7 @@ if __name__ == "__main__":
     ap.add_argument("--paths", type=int, default=14000)
     ap.add_argument("--sv-paths", type=int, default=28000)
     ap.add_argument("--coupled-paths", type=int, default=4000)
+    ap.add_argument("--field", choices=("real", "complex", "quaternion"), default="real")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     if args.acceptance:
@@ -248,6 +253,7 @@ if __name__ == "__main__":
             args.sv_paths,
             args.coupled_paths,
             args.workers,
+            args.field,
         )
     elif args.long_time:
         long_time(args.paths, args.dt or 2e-3, args.workers)
