@@ -40,7 +40,9 @@ class NetCDFBackend:
             "X": ("row", "col", *(("component",) if info.field.b != 1 else ())),
             "trace_X": ("component",) if info.field.b != 1 else (),
         }
-        self._writer = EnsembleWriter(self.path, attrs=info.attrs, dims=dims, coords=coords)
+        # unset attributes (target=None) are left out, as in the in-memory tree
+        attrs = {k: v for k, v in info.attrs.items() if v is not None}
+        self._writer = EnsembleWriter(self.path, attrs=attrs, dims=dims, coords=coords)
 
     def append(self, W: NDArray, E: NDArray, stats: dict[str, NDArray]) -> None:
         if self._writer is None or self._info is None:

@@ -189,6 +189,16 @@ def test_streamed_file_equals_the_in_memory_result(field, tmp_path, monkeypatch)
     back.close()
 
 
+def test_streamed_file_has_the_root_attributes_of_the_in_memory_tree(tmp_path):
+    """Same attribute names and values (an unset target is absent from both, not None)."""
+    kw = dict(n_draws=5, seed=2, **KW)
+    mem = sample_balanced(2, 3, **kw)
+    disk = sample_balanced(2, 3, out=tmp_path / "run.nc", **kw)
+    assert set(mem.attrs) == set(disk.attrs)
+    assert {k: str(v) for k, v in mem.attrs.items()} == {k: str(v) for k, v in disk.attrs.items()}
+    disk.close()
+
+
 def test_failed_streaming_run_leaves_no_file(tmp_path):
     path = tmp_path / "run.nc"
 
