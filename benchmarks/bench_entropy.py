@@ -3,8 +3,8 @@
 Peers:
 - a plain per-sample Python loop (math.expm1/math.log over the pairs of one vector),
 - the same loop calling ``dlnmc.entropy_sv`` one vector at a time,
-- a plain vectorized numpy evaluation of the stable expm1 formula of MATH.md
-  section 5 (Numerics), one log per pair.
+- a plain vectorized numpy evaluation of the stable expm1 formula of
+  docs/guide/theory.md, 'Numerics', one log per pair.
 
 Run: ``python benchmarks/bench_entropy.py [--batch 1000000] [--repeats 5]``.
 Machines here are noisy: medians over repeats, and ratios from the same run.
@@ -55,7 +55,10 @@ def python_loop_entropy(s_rows: np.ndarray, N: int) -> list[float]:
 
 
 def naive_vectorized(s: np.ndarray, N: int) -> np.ndarray:
-    """One vectorized expression of MATH.md's stable formula, one log per pair."""
+    """One vectorized expression of the stable formula, one log per pair.
+
+    See docs/guide/theory.md, 'Numerics'.
+    """
     d = s.shape[-1]
     t = np.log(s)
     iu, ju = np.triu_indices(d, 1)

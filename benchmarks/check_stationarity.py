@@ -1,7 +1,8 @@
 """Mixing-free exactness check of the samplers on M (d = 2, E = |X|^2 / 2, beta = 1).
 
 Start ``C`` independent chains from i.i.d. draws of the target itself (singular
-values from the closed-form law of MATH.md section 6 by grid inverse-CDF in
+values from the closed-form law of docs/guide/theory.md, 'The law of X on the balanced
+manifold', by grid inverse-CDF in
 ``(log s_1, log s_1 - log s_2)``, then ``W_p = Q_p diag(s^{1/N}) Q_{p-1}^T`` with
 Haar ``Q``), run ``T`` transitions at a fixed step size (no adaptation) and
 compare the time average of each chain with the quadrature reference. An exact

@@ -1,4 +1,6 @@
-"""emcee references over C and H against quadrature of the singular-value law (MATH.md 8).
+"""emcee references over C and H against quadrature of the singular-value law.
+
+See docs/guide/fields.md.
 
 For each field, d = 2, N = 3, beta = 1: the quadrature law (dlnmc.sv_law), the
 emcee reference on singular values and the emcee reference on X in M_d(F), with

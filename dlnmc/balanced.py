@@ -1,8 +1,9 @@
 """Sampling the balanced manifold: ``sample_balanced`` returns an ArviZ-layout DataTree.
 
 The target is ``exp(-beta E(phi(W)))`` against the Hausdorff measure of the
-balanced manifold ``M`` (MATH.md sections 2, 6, 7.3). By the coarea formula
-the end-to-end matrix ``X = phi(W)`` then has Lebesgue density
+balanced manifold ``M`` (docs/guide/theory.md, 'The balanced manifold' and 'The law of X on the
+balanced manifold'; docs/guide/validation.md, '3. Sampling the balanced manifold itself').
+By the coarea formula the end-to-end matrix ``X = phi(W)`` then has Lebesgue density
 ``∝ exp(-beta E(X)) rho(X)`` with ``rho = e^{S(X)} / sqrt(det A_{N,X})``: the
 entropy enters the law of ``X``, which is what the ensembles test.
 
@@ -307,7 +308,7 @@ def sample_balanced(
     thin : int
         Keep every ``thin``-th transition.
     field : {"real", "complex", "quaternion"} or Field
-        The field ``F`` of MATH.md section 8. Over ``C`` and ``H`` the target is
+        The field ``F`` (docs/guide/fields.md). Over ``C`` and ``H`` the target is
         ``exp(-beta E(phi(W)))`` against the Hausdorff measure of ``M_b`` for the
         real inner product (:class:`dlnmc.manifold.BalancedManifold`); ``target`` is then in
         the storage of :mod:`dlnmc.fields` (complex ``d x d``, or ``chi`` of a
@@ -356,7 +357,7 @@ def sample_balanced(
     xarray.DataTree
         ``posterior``: ``W (chain, draw, layer, row, col)``, ``X (row, col)``,
         ``singular_values (sv)`` (descending), ``entropy`` (closed-form ``S`` of
-        MATH.md section 5), ``energy`` (``E(X)``), ``trace_X``.
+        docs/guide/theory.md, 'The entropy formula'), ``energy`` (``E(X)``), ``trace_X``.
         ``sample_stats``: ``acceptance_rate``, ``accepted``, ``step_size``,
         ``projection_iterations``, ``projection_failures``,
         ``reverse_check_failures``, ``det_flip`` (per stored transition),

@@ -1,6 +1,7 @@
 """The balancedness constraint of the DLN, its Jacobian action and Gram solves.
 
-``F_p(W) = W_{p+1}^T W_{p+1} - W_p W_p^T`` for ``p = 1..N-1`` (MATH.md section 2),
+``F_p(W) = W_{p+1}^T W_{p+1} - W_p W_p^T`` for ``p = 1..N-1`` (docs/guide/theory.md,
+'The balanced manifold'),
 symmetric, so its independent entries are the upper triangles. Instead of the
 rows of a dense Jacobian we work with symmetric multipliers ``Lambda_p``: the
 normal space of ``M`` at ``W`` is spanned by ``J^T Lambda`` with

@@ -45,7 +45,7 @@ class QuadraticEnergy:
         The target ``Y`` in the storage of ``field``; ``None`` means ``Y = 0``, for
         which ``E`` is invariant under ``X -> U X V^*`` with ``U, V`` in ``G_d`` (it
         depends on ``X`` only through its singular values) and the singular-value law
-        of MATH.md sections 6 and 8 applies.
+        of docs/guide/theory.md, 'The law of X on the balanced manifold' applies.
     field : str or Field
         ``"real"`` (default), ``"complex"``, ``"quaternion"``.
 

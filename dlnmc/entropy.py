@@ -1,7 +1,8 @@
 """The Boltzmann entropy S(X) of Menon and Yu, and the densities it enters, over R, C and H.
 
-One module for every field ``F`` (Dyson index ``b = 1, 2, 4``; MATH.md sections
-3, 5, 6 and 8). With ``D_ij`` the factors of the metric operator (diagonal
+One module for every field ``F`` (Dyson index ``b = 1, 2, 4``; docs/guide/theory.md,
+'The metric on observables', 'The entropy formula' and 'The law of X on the balanced
+manifold', and docs/guide/fields.md). With ``D_ij`` the factors of the metric operator (diagonal
 included, :func:`log_D`):
 
     S_b(X)   = (N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii
@@ -180,7 +181,9 @@ def log_D_pairs(s: ArrayLike, depth: int) -> NDArray[np.float64]:
 
 
 def log_D(s: ArrayLike, depth: int) -> NDArray[np.float64]:
-    """The full matrix ``log D_ij`` of MATH.md section 3, diagonal included.
+    """The full matrix ``log D_ij``, diagonal included.
+
+    See docs/guide/theory.md, 'The metric on observables'.
 
     ``D_ij`` is the factor by which ``A_{N,X}`` multiplies entry ``(i, j)`` of
     ``U^* P V`` (over every field); ``D_ii = N s_i^{2(N-1)/N}``.
@@ -248,8 +251,8 @@ def entropy_sv(
     """Boltzmann entropy ``S_b`` from singular values: the log volume of the orbit ``O_X``.
 
     ``S_b = (N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii``
-    (MATH.md sections 5 and 8); over ``R`` the diagonal term vanishes and
-    ``vol(O_d) = c_d``.
+    (docs/guide/theory.md, 'The entropy formula', and docs/guide/fields.md);
+    over ``R`` the diagonal term vanishes and ``vol(O_d) = c_d``.
 
     Parameters
     ----------
@@ -312,7 +315,9 @@ def field_log_rho_sv(s: NDArray[np.float64], N: int, field: Field) -> NDArray[np
 
 
 def log_rho_sv(s: ArrayLike, depth: int, *, field: str | Field = "real") -> NDArray[np.float64]:
-    """Log Lebesgue density of the push-forward of ``vol_M`` under ``phi`` (MATH.md 6, 8).
+    """Log Lebesgue density of the push-forward of ``vol_M`` under ``phi``.
+
+    See docs/guide/theory.md, 'The law of X on the balanced manifold'.
 
     ``log rho_b = (N-1) log vol(G_d) - 1/2 sum_i log D_ii - (b/2) sum_{i<j} log D_ij``,
     i.e. ``rho_b = e^{S_b} / sqrt(det A_{N,X})`` with ``det A`` of ``A`` as a
@@ -382,7 +387,7 @@ def log_sv_density(
     """Unnormalized log density of the singular values of ``X = phi(W)`` on the balanced manifold.
 
     For ``E = |X|^2 / 2`` (invariant under ``G_d`` on both sides) the ordered
-    singular values have density (MATH.md sections 6 and 8)::
+    singular values have density (docs/guide/theory.md, 'The law of X on the balanced manifold')::
 
         exp(-beta E) prod_i s_i^{b-1} D_ii^{-1/2} prod_{i<j} |s_i^2 - s_j^2|^b D_ij^{-b alpha}
 

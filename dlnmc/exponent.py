@@ -1,6 +1,7 @@
 """Estimating the exponent of ``D_ij`` in the singular-value law from an ensemble.
 
-MATH.md sections 6 and 8: over ``F = R, C, H`` (Dyson index ``b = 1, 2, 4``) the
+docs/guide/theory.md, 'The law of X on the balanced manifold':
+over ``F = R, C, H`` (Dyson index ``b = 1, 2, 4``) the
 law of ``X`` on the balanced manifold carries ``e^{S_b}`` through
 ``rho_b(X) ∝ prod_i D_ii^{-1/2} prod_{i<j} D_ij^{-b/2}``. Embed it in the
 one-parameter family

@@ -1,6 +1,6 @@
 """The three fields R, C, H (Dyson index b = 1, 2, 4) and matrices over them.
 
-MATH.md section 8: every definition of the real DLN is read over
+docs/guide/fields.md: every definition of the real DLN is read over
 ``F = R, C, H`` with ``^T`` replaced by the conjugate transpose ``^*`` and the
 real inner product ``<V, W> = Re tr(V^* W)``, which for ``H`` is the sum of
 products of all four real components.
@@ -197,8 +197,8 @@ def to_components(M: ArrayLike, field: str) -> NDArray[np.float64]:
     Returns
     -------
     ndarray, float64, shape (..., m, n, b)
-        Euclidean in these coordinates is the real inner product of MATH.md
-        section 8 (for ``H``: the factor 2 of the complex representation is
+        Euclidean in these coordinates is the real inner product of
+        docs/guide/fields.md (for ``H``: the factor 2 of the complex representation is
         removed by reading each component once).
     """
     F = resolve_field(field)
@@ -234,7 +234,7 @@ def inner(V: ArrayLike, W: ArrayLike, field: str, n_axes: int = 2) -> NDArray[np
 
     For ``"quaternion"`` (complex representation) this is
     ``Re tr(chi(V)^* chi(W)) / 2``: the sum of products of all four real
-    components, as MATH.md section 8 requires.
+    components, as docs/guide/fields.md ('1. Representation of quaternionic matrices') requires.
 
     Returns
     -------

@@ -1,6 +1,7 @@
 """The gauge groups G_d = O_d, U_d, Sp_d: volumes, Haar samples and Lie-algebra bases.
 
-Convention (MATH.md sections 4 and 8): ``G_d`` sits inside ``M_d(F) = R^{b d^2}``
+Convention (docs/guide/theory.md, 'Group volumes', and
+docs/guide/fields.md): ``G_d`` sits inside ``M_d(F) = R^{b d^2}``
 with the real inner product ``Re tr(V^* W)`` (over ``H`` the sum of squares of
 all four components), so the Lie algebra carries ``|B|^2 = Re tr(B^* B)``. Over
 ``R`` this is the Frobenius metric, twice the "textbook" ``tr(B^T B)/2``:
@@ -59,7 +60,7 @@ def log_group_volume(d: int, *, field: str | Field = "real") -> float:
     float
         ``d log 2 + b d(d+1)/4 log pi + b d(d-1)/4 log 2 - sum_{k=1}^d log Gamma(bk/2)``
         (:meth:`dlnmc.fields.Field.log_group_volume`). Over ``R`` this is
-        ``log c_d`` of MATH.md section 4; ``O_1`` has volume 2 (two points),
+        ``log c_d`` of docs/guide/theory.md, 'Group volumes'; ``O_1`` has volume 2 (two points),
         ``U_1`` ``2 pi`` (the unit circle), ``Sp_1`` ``2 pi^2`` (the unit 3-sphere).
     """
     return resolve_field(field).log_group_volume(d)

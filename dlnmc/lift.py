@@ -3,10 +3,10 @@
 This sampler ASSUMES the entropy formula. It draws the end-to-end matrix ``X``
 from the density ``∝ exp(-beta E(X)) rho_b(X)`` that the entropy theorem
 predicts for ``X = phi(W)`` under the Gibbs measure ``exp(-beta E(phi(W)))``
-on the balanced manifold ``M`` (MATH.md sections 6 and 8), and lifts every kept
-draw to ``M`` exactly: given ``X``, ``W`` is uniform on the orbit ``O_X``
-(MATH.md section 11), i.e. ``W_p = Q_p Lambda Q_{p-1}^*`` with ``Q_0 = V``,
-``Q_N = U`` and ``Q_1..Q_{N-1}`` Haar in ``G_d = O_d, U_d, Sp_d``.
+on the balanced manifold ``M`` (docs/guide/theory.md, 'The law of X on the balanced manifold'),
+and lifts every kept draw to ``M`` exactly: given ``X``, ``W`` is uniform on the orbit
+``O_X`` (docs/guide/theory.md, 'The exact lift'), i.e. ``W_p = Q_p Lambda Q_{p-1}^*``
+with ``Q_0 = V``, ``Q_N = U`` and ``Q_1..Q_{N-1}`` Haar in ``G_d = O_d, U_d, Sp_d``.
 
 Because ``rho_b`` is the theorem's output, an ensemble from this module can
 never validate the theory; it is the tool for studies at sizes the
@@ -109,7 +109,8 @@ def entropy_log_sv(t: ArrayLike, depth: int, field: str | Field = "real") -> NDA
     """The closed-form entropy ``S_b`` from log singular values ``t = log s`` (any order).
 
     ``(N-1) log vol(G_d) + (b/2) sum_{i<j} log D_ij + ((b-1)/2) sum_i log D_ii``
-    (MATH.md sections 5 and 8), evaluated without forming ``s``: usable where
+    (docs/guide/theory.md, 'The entropy formula', and docs/guide/fields.md), evaluated
+    without forming ``s``: usable where
     ``s_min`` underflows a double (deep real networks, ``log s_min ~ -N``).
 
     Returns
@@ -141,8 +142,8 @@ def log_density_log_sv(
     ``-beta sum e^{2 t_i} / 2 + (b - 1 + 1/N) sum t_i
     + sum_{i<j} [b (1 + 1/N) max(t_i, t_j) + (b/2) log(1 - e^{-2 delta_ij})
     + (b/2) log(1 - e^{-2 delta_ij / N})]``, ``delta_ij = |t_i - t_j|``: the law
-    of MATH.md section 8 (``ds = s dt`` included), symmetric in the ``t_i``,
-    up to an additive constant. Equals
+    of docs/guide/theory.md, 'The law of X on the balanced manifold' (``ds = s dt`` included),
+    symmetric in the ``t_i``, up to an additive constant. Equals
     ``dlnmc.entropy.log_sv_density(e^t, N, beta, field=...) + sum t`` up to a constant.
 
     Parameters
@@ -253,7 +254,8 @@ def log_density_power_map(
     """Log density of ``Z`` (real components, flattened) and its gradient, for ``X = Z|Z|^{N-1}``.
 
     ``-beta E(X) + (b-1)(N-1) sum log sigma_i + (b/2) sum_{i<j} log D_ij(sigma^N)``:
-    the density ``exp(-beta E) rho_b(X)`` of MATH.md section 8 times the
+    the density ``exp(-beta E) rho_b(X)`` of docs/guide/theory.md, 'The law of X on the
+    balanced manifold', times the
     Jacobian of the power map (:func:`dlnmc.reference.power_map_log_jacobian_field`),
     up to a constant.
 
@@ -466,7 +468,8 @@ def sample_lifted(
     """Sample the Gibbs measure on ``M`` by drawing ``X`` from its closed-form law and lifting.
 
     ASSUMES the entropy formula: the law of ``X`` used here is the theorem's
-    prediction ``exp(-beta E(X)) rho_b(X)`` (MATH.md sections 6 and 8), so the
+    prediction ``exp(-beta E(X)) rho_b(X)`` (docs/guide/theory.md, 'The law of X on the
+    balanced manifold'), so the
     output is never a validation of the theory; it is the theory's side of a
     comparison, or the tool for large studies once the theory is trusted. The
     tree says so in its root attribute ``assumes_entropy_formula = 1``.

@@ -1,4 +1,6 @@
-"""The metric g_N on observables over R, C and H (MATH.md sections 3 and 8).
+"""The metric g_N on observables over R, C and H.
+
+See docs/guide/theory.md, 'The metric on observables', and docs/guide/fields.md.
 
 ``A_{N,X}(P) = sum_{p=1}^N (X X^*)^{(N-p)/N} P (X^* X)^{(p-1)/N}`` and
 ``g_N(X)(Z1, Z2) = Re tr(Z1^* A_{N,X}^{-1}(Z2))``, the real inner product of

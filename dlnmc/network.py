@@ -1,6 +1,7 @@
 """The Deep Linear Network over R, C, H: end-to-end map, balanced factorizations, gauge orbits.
 
-Conventions (MATH.md sections 1-2 and 8): layers ``W`` have shape ``(..., N, n, n)`` in
+Conventions (docs/guide/theory.md, 'Conventions' and 'The balanced manifold';
+docs/guide/fields.md): layers ``W`` have shape ``(..., N, n, n)`` in
 the storage of the field (:mod:`dlnmc.fields`; ``n = 2d`` for H), ``W[..., 0, :, :] = W_1``
 the layer applied first, ``X = phi(W) = W_N ... W_1``. The balanced manifold ``M_b`` is cut
 out by ``W_{p+1}^* W_{p+1} = W_p W_p^*`` (``p = 1..N-1``) with ``X`` invertible. The gauge
@@ -129,7 +130,7 @@ def balanced_factorization(
 
     ``X = U diag(s) V^*`` (:meth:`Field.svd`), ``Lambda = diag(s)^{1/N}``,
     ``W_p = Q_p Lambda Q_{p-1}^*`` with ``Q_0 = V``, ``Q_N = U`` and ``Q_1..Q_{N-1}`` the
-    gauge (MATH.md sections 2 and 8).
+    gauge (docs/guide/theory.md, 'The balanced manifold', and docs/guide/fields.md).
 
     Parameters
     ----------

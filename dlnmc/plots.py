@@ -7,8 +7,9 @@ singular values are ordered ``s_1 >= s_2 >= ...``, ``X = W_N ... W_1``,
 Carlo estimates are coloured markers or filled histograms, reference samplers
 dashed lines.
 
-Closed-form singular-value marginals (MATH.md section 6)
---------------------------------------------------------
+Closed-form singular-value marginals
+------------------------------------
+The law is that of docs/guide/theory.md, 'The law of X on the balanced manifold'.
 For ``Y = 0`` the ordered singular values have the joint density
 :func:`dlnmc.entropy.log_sv_density` of the ensemble's field (``b = 1, 2, 4``;
 read from the ``field`` attribute unless given). For ``d = 1`` and ``d = 2``
@@ -113,7 +114,9 @@ def reference_sv_sample(
     n_proposals: int = 200_000,
     seed: int = 0,
 ) -> ReferenceSample:
-    """Singular values drawn from the closed-form law ``exp(-beta E(X)) rho(X)`` (MATH.md §6).
+    """Singular values drawn from the closed-form law ``exp(-beta E(X)) rho(X)``.
+
+    See docs/guide/theory.md, 'The law of X on the balanced manifold'.
 
     Importance sampling with resampling in the coordinates ``Z`` with
     ``X = Z (Z^T Z)^{(N-1)/2}`` (:class:`dlnmc.reference.PowerMapDensity`, the
@@ -194,7 +197,10 @@ def plot_sv_histograms(
     seed: int = 0,
     field: str | Field | None = None,
 ) -> Path:
-    """Histogram each singular value of an ensemble against the law of MATH.md section 6 (or 8).
+    """Histogram each singular value of an ensemble against the closed-form law.
+
+    The law: docs/guide/theory.md, 'The law of X on the balanced manifold' (over C and H:
+    docs/guide/fields.md).
 
     Parameters
     ----------
@@ -216,7 +222,7 @@ def plot_sv_histograms(
     seed : int
         Seed of a generated reference sample.
     field : {"real", "complex", "quaternion"}, Field or None
-        The field of the ensemble (MATH.md section 8); ``None``: the tree's
+        The field of the ensemble (docs/guide/fields.md); ``None``: the tree's
         ``field`` attribute, else ``"real"`` (a value contradicting that
         attribute raises). The closed-form curve and
         means (``Y = 0``, ``d <= 2``) are those of the field's law
@@ -260,7 +266,7 @@ def plot_sv_histograms(
     mcse = diag.sel(diagnostic="mcse_mean").values
     # The quadrature law is keyed by the field's name (a string, hashable and printable).
     means_cf = sv_law_moments(d, N, beta, F.name).mean if closed else None
-    section = "§6" if F.is_real else "§8"
+    section = "docs/guide/theory.md" if F.is_real else "docs/guide/fields.md"
 
     ncol = min(d, 4)
     nrow = -(-d // ncol)
@@ -281,7 +287,7 @@ def plot_sv_histograms(
         if closed:
             grid = np.linspace(hi / 2000, hi, 400)
             dens = sv_marginal_density(grid, width=d, depth=N, beta=beta, field=F.name)[i]
-            label = f"closed form (MATH.md {section}, quadrature)"
+            label = f"closed form ({section}, quadrature)"
             ax.plot(grid, dens, color="black", lw=1.8, label=label)
             z = (data.mean() - means_cf[i]) / mcse[i]
             text += f"\nclosed form {means_cf[i]:.4f}, z = {z:+.2f}"
@@ -406,7 +412,8 @@ def plot_orbit_volumes(
     method = ds.attrs.get("method", "Monte Carlo")
     top.set_title(
         title
-        or f"Orbit volumes: Monte Carlo ({method}) vs closed form S(X) (MATH.md §5)\n"
+        or f"Orbit volumes: Monte Carlo ({method}) vs closed form S(X) "
+        "(docs/guide/theory.md, 'The entropy formula')\n"
         f"{np.isfinite(z).sum()} cells, max |z| = {zmax:.2f} (tolerance {Z_BAND}); "
         "residuals dodged horizontally by width",
         fontsize=10,

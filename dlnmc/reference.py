@@ -1,4 +1,6 @@
-"""Reference ensembles by emcee on the closed-form reduced densities (MATH.md sections 6, 8).
+"""Reference ensembles by emcee on the closed-form reduced densities.
+
+The densities are those of docs/guide/theory.md, 'The law of X on the balanced manifold'.
 
 Two references, independent of the balanced-manifold samplers, both returned in
 the DataTree layout of :func:`dlnmc.sample_balanced` (walkers play the role of
@@ -24,14 +26,14 @@ the pulled-back density is smooth. The singular-value version is the same with
 ``u = s^{1/N}`` (unordered, reflected to ``|u|``; the density is symmetric, so
 sorting gives the ordered law).
 
-Fields (``field="complex"``, ``"quaternion"``; MATH.md section 8, Dyson index
+Fields (``field="complex"``, ``"quaternion"``; docs/guide/fields.md, Dyson index
 ``b = 2, 4``). The singular-value law becomes
 ``exp(-beta E) prod s_i^(b-1) D_ii^(-1/2) prod_{i<j} |s_i^2 - s_j^2|^b D_ij^(-b alpha)``
 (:func:`dlnmc.entropy.log_sv_density` with ``field=``), sampled the same way. The
 end-to-end reference samples ``X in M_d(F)`` in its real components
 (:meth:`dlnmc.fields.Field.to_components`, ``b d^2`` coordinates, each real component
 of a quaternion once), in which Lebesgue measure is the one of the real inner
-product ``Re tr(V^* W)`` of section 8 and ``rho_b`` is a density (the complex
+product ``Re tr(V^* W)`` of docs/guide/fields.md and ``rho_b`` is a density (the complex
 ``2d x 2d`` representation would count every component twice: a factor 2 in
 the energy). The power map over ``F`` has log-Jacobian
 
@@ -100,7 +102,9 @@ def power_map_log_jacobian(
 
 
 def _log_target(beta, energy, t, N, alpha, field: Field) -> NDArray[np.float64]:
-    """``-beta E + log rho_b`` up to a constant, from ``t = log s`` (MATH.md sections 6, 8).
+    """``-beta E + log rho_b`` up to a constant, from ``t = log s``.
+
+    The law of X: docs/guide/theory.md, 'The law of X on the balanced manifold'.
 
     ``log rho_b = -1/2 sum log D_ii - b/2 sum_{i<j} log D_ij`` with
     ``D_ii = N s_i^{2(N-1)/N}``; ``D_ij`` enters with the exponent ``b alpha``.
@@ -124,7 +128,8 @@ def log_density_end_to_end(
     """Unnormalized ``log p(X) = -beta |X - Y|^2/2 - (N-1)/N sum log s_i - b alpha sum log D_ij``.
 
     With ``alpha = 1/2`` this is ``-beta E(X) + log rho_b(X)`` up to a constant
-    (MATH.md sections 6 and 8; ``X``, ``Y`` in the storage of ``field``).
+    (docs/guide/theory.md, 'The law of X on the balanced manifold';
+    ``X``, ``Y`` in the storage of ``field``).
     Returns ``-inf`` for singular ``X``.
     """
     F = resolve_field(field)
@@ -225,7 +230,9 @@ def reference_singular_values(
     alpha: float = 0.5,
     field: str | Field = "real",
 ) -> xr.DataTree:
-    """emcee on the singular-value law of MATH.md sections 6 and 8 (``E = |X|^2 / 2``).
+    """emcee on the closed-form singular-value law (``E = |X|^2 / 2``).
+
+    The law: docs/guide/theory.md, 'The law of X on the balanced manifold'.
 
     ``field`` chooses the law (Dyson index ``b = 1, 2, 4``;
     :func:`dlnmc.entropy.log_sv_density`); over ``R`` the draws are those the
@@ -273,7 +280,7 @@ def reference_end_to_end(
 ) -> xr.DataTree:
     """emcee on ``X in M_d(F)`` (``b d^2`` real components), log density ``-beta E + log rho_b``.
 
-    ``E = |X - Y|^2 / 2`` in the real inner product of MATH.md section 8;
+    ``E = |X - Y|^2 / 2`` in the real inner product of docs/guide/fields.md;
     ``target`` ``Y`` in the storage of :mod:`dlnmc.fields` (real or complex
     ``d x d``, or the complex ``2d x 2d`` representation over ``H``).
 

@@ -1,6 +1,7 @@
 """Means and quantiles of the singular-value law by deterministic quadrature (width <= 2).
 
-The law is the closed form of MATH.md sections 6 and 8 for ``E = |X|^2 / 2``,
+The law is the closed form of docs/guide/theory.md, 'The law of X on the balanced manifold'
+for ``E = |X|^2 / 2``,
 
     p(s) ∝ exp(-beta |s|^2 / 2) prod_i s_i^(b-1) D_ii^(-1/2)
            * prod_{i<j} |s_i^2 - s_j^2|^b D_ij^(-b alpha)
@@ -300,7 +301,8 @@ def sv_law_moments(
         ``lo`` from -300 to -700 changes nothing above rounding for ``N <= 20``,
         quantiles by ``1e-11`` at ``N = 30`` and means by ``7e-9``, quantiles of
         ``s_2`` by ``3e-6`` (relative) at ``N = 50``. ``b = 1`` agrees with an
-        adaptive ``scipy.integrate.dblquad`` of MATH.md section 6 to ``1e-15``
+        adaptive ``scipy.integrate.dblquad`` of the real law (docs/guide/theory.md, 'The law
+        of X on the balanced manifold') to ``1e-15``
         (``d = 2, N = 3, beta = 1``). Cached.
     """
     d, N, beta, field = _check_law_args(width, depth, beta, field)

@@ -7,7 +7,8 @@
   itself is saved as orbit_volumes.nc.
 - sv_histograms.png: d = 2, N = 3, beta = 1, Y = 0: ``dlnmc.sample_balanced``
   (constrained HMC on the balanced manifold, 16 chains) against the
-  closed-form singular-value law of MATH.md section 6 (exact quadrature).
+  closed-form singular-value law of docs/guide/theory.md, 'The law of X on the balanced manifold'
+  (exact quadrature).
 - sv_histograms_d3_target.png: d = 3, N = 4, Y = diag(2, 1, 0.5): the same
   sampler against the importance-sampled reference of the closed-form law.
 - ensemble_trace.png, ensemble_rank.png: ArviZ trace and rank plots of the

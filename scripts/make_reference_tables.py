@@ -2,7 +2,8 @@
 
     python scripts/make_reference_tables.py   # writes data/reference/entropy_closed_form.csv
 
-S = (N-1) log c_d + 1/2 sum_{i<j} log D_ij (MATH.md sections 4-5) with the
+S = (N-1) log c_d + 1/2 sum_{i<j} log D_ij (docs/guide/theory.md, 'Group volumes' and
+'The entropy formula') with the
 polynomial form D_ij = sum_{k=0}^{N-1} x_i^k x_j^{N-1-k}, x_i = s_i^{2/N},
 evaluated in 60-digit arithmetic from the exact binary value of each float64
 singular value, and printed to 30 significant digits. Independent of

@@ -18,7 +18,7 @@ lambda_j^(2N)) / (lambda_i^2 - lambda_j^2)`` this is
     log q = -beta E(lambda^N) + N (b-1) sum_i log lambda_i
             + (b/2) sum_{i<j} [log|lambda_i^(2N) - lambda_j^(2N)| + log|lambda_i^2 - lambda_j^2|]
 
-(``b = 1``: the form of MATH.md section 10). Near a collision the pair term
+(``b = 1``: the real case of docs/guide/theory.md, 'Dynamics'). Near a collision the pair term
 pushes ``lambda_i - lambda_j`` apart like ``b / (N (lambda_i - lambda_j))`` (Dyson's
 ``beta = b``); near ``lambda_i = 0`` the drift is ``(b - 1) / lambda_i``: a Bessel
 process of dimension ``N(b-1) + 1``, which for ``b = 1`` is reflected Brownian

@@ -1,7 +1,8 @@
 """Constrained Hamiltonian Monte Carlo on the balanced manifold (RATTLE).
 
 Target: ``exp(-beta E(phi(W)))`` against the Hausdorff measure of ``M``
-(MATH.md sections 6 and 7.3). One leapfrog step from ``(W, P)`` (``P`` tangent):
+(docs/guide/theory.md, 'The law of X on the balanced manifold'; docs/guide/validation.md,
+'3. Sampling the balanced manifold itself'). One leapfrog step from ``(W, P)`` (``P`` tangent):
 
 1. half kick ``P <- proj_{T_W}(P - h/2 grad U(W))``;
 2. drift ``W' = W + h P + J(W)^T Lambda`` with ``Lambda`` from a Newton/chord

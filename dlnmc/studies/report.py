@@ -21,7 +21,8 @@ def _fmt(x: float) -> str:
     return "nan" if not np.isfinite(x) else f"{x:.10g}"
 
 
-# Grid keys as the paper writes them: d is the width, N the depth (MATH.md section 1).
+# Grid keys as the paper writes them: d is the width, N the depth
+# (docs/guide/theory.md, 'Conventions').
 _SYMBOL = {"width": "d", "depth": "N", "beta": "β", "target": "Y", "field": "F"}
 
 

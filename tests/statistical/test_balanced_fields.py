@@ -1,4 +1,4 @@
-"""Balanced-manifold sampling over C and H (issue 7; MATH.md section 8).
+"""Balanced-manifold sampling over C and H (issue 7; docs/guide/fields.md).
 
 Acceptance: for b = 2, 4, d = 2, N = 3, beta = 1, Y = 0, constrained HMC on
 M_b gives means and 10%/90% quantiles of both singular values that agree with

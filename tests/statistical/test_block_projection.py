@@ -3,7 +3,8 @@
 Deterministic checks of the Newton matrix, agreement with the dense projection,
 robustness near the singular stratum and independence from the other chains,
 then the singular-value law of d = 2, N = 3 with block projection forced in both
-samplers: quadrature means (MATH.md section 6) within 4.5 ArviZ MCSE (fixed seeds).
+samplers: quadrature means (docs/guide/theory.md, 'The law of X on the balanced manifold')
+within 4.5 ArviZ MCSE (fixed seeds).
 """
 
 import arviz as az

@@ -131,7 +131,7 @@ def test_depth_one_is_a_point():
 
 
 def test_estimate_does_not_use_closed_form(monkeypatch):
-    """Sabotage sections 4-5 everywhere: the Monte Carlo value must not move."""
+    """Sabotage the group volume and the D_ij everywhere: the Monte Carlo value must not move."""
     s, N = [2.0, 1.0, 0.5], 3
     ref = estimate_orbit_volume(s, N, 2**12, seed=9)
 

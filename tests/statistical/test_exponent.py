@@ -83,7 +83,7 @@ def test_quadrature_needs_width_two():
         estimate_exponent(s, 3, beta=1.0)
 
 
-# ---- over C and H: the b-dependent law (MATH.md section 8) --------------------------------
+# ---- over C and H: the b-dependent law (docs/guide/fields.md) -----------------------------
 
 
 @pytest.fixture(scope="module", params=["complex", "quaternion"])

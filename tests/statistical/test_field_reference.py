@@ -1,4 +1,4 @@
-"""emcee references over C and H (MATH.md section 8) against deterministic quadrature.
+"""emcee references over C and H (docs/guide/fields.md) against deterministic quadrature.
 
 For b = 2, 4, d = 2, N = 3, beta = 1 the emcee ensembles on the singular-value
 law and on X in M_d(F) (real components) must match the quadrature of
@@ -148,9 +148,11 @@ def test_z_density_is_pulled_back_rho(field):
 def _math_md_real_moments(N: float, beta: float) -> np.ndarray:
     """``Z, E[s_1] Z, E[s_2] Z`` for ``b = 1, d = 2`` by adaptive ``dblquad``.
 
-    The density is MATH.md section 6 written out here, independent of
+    The density is that of docs/guide/theory.md, 'The law of X on the balanced manifold',
+    written out here, independent of
     ``log_sv_density``: ``exp(-beta |s|^2/2) (s_1 s_2)^{-(N-1)/N} |s_1^2 - s_2^2|
-    D_12^{-1/2}``, ``D_12 = (s_1^2 - s_2^2) / (s_1^{2/N} - s_2^{2/N})`` (section 5),
+    D_12^{-1/2}``, ``D_12 = (s_1^2 - s_2^2) / (s_1^{2/N} - s_2^{2/N})``
+    (docs/guide/theory.md, 'The entropy formula'),
     in ``s_1 = e^t, s_2 = e^{t-u}`` (Jacobian ``s_1 s_2``).
     """
 
@@ -176,7 +178,8 @@ def _math_md_real_moments(N: float, beta: float) -> np.ndarray:
 
 def test_sv_law_real_matches_adaptive_quadrature_of_math_md():
     # b = 1 through log_sv_density(field="real") and the composite rule against scipy's
-    # adaptive rule on the real-field formula of MATH.md.
+    # adaptive rule on the real-field formula of docs/guide/theory.md, 'The law of X on the
+    # balanced manifold'.
     for N, beta in [(3, 1.0), (5, 0.5)]:
         z, m1, m2 = _math_md_real_moments(N, beta)
         np.testing.assert_allclose(sv_law_moments(2, N, beta).mean, [m1 / z, m2 / z], rtol=1e-10)

@@ -1,4 +1,7 @@
-"""DLN geometry and the entropy formula over C and H, checked by Gram determinants (MATH.md 8)."""
+"""DLN geometry and the entropy formula over C and H, checked by Gram determinants.
+
+See docs/guide/fields.md.
+"""
 
 import numpy as np
 import pytest

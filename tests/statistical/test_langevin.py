@@ -206,7 +206,8 @@ def test_sde_drift_is_the_generator_of_the_singular_value_law(field, d, N):
     """``mu_s = D_ii d_i log p + d_i D_ii`` with ``p`` from :func:`log_sv_density_field`.
 
     The drift written as ``p^{-1} div(p D grad f)`` makes ``E_p[L f] = 0`` for every
-    test function: the law of MATH.md section 8 is its equilibrium. The decoys
+    test function: the singular-value law (docs/guide/fields.md, '6. Push-forward density and
+    singular-value law') is its equilibrium. The decoys
     ``e^{0 S}``, ``e^{2 S}`` must fail the identity for the same law.
     """
     b = resolve_field(field).b

@@ -1,7 +1,8 @@
 """Samplers on the balanced manifold: exactness of the moves and the law of X.
 
 Statistical tests use fixed seeds and |z| < 4.5 with ArviZ MCSEs, fixed in advance.
-Reference values: MATH.md section 6 (quadrature; re-derived in test_exponent.py).
+Reference values: docs/guide/theory.md, 'The law of X on the balanced manifold'
+(quadrature; re-derived in test_exponent.py).
 """
 
 import arviz as az

@@ -1,4 +1,8 @@
-"""The closed form S(X) against independent evaluations (MATH.md sections 4-6)."""
+"""The closed form S(X) against independent evaluations.
+
+See docs/guide/theory.md, 'Group volumes', 'The entropy formula' and 'The law of X on the balanced
+manifold'.
+"""
 
 import mpmath as mp
 import numpy as np
@@ -9,7 +13,7 @@ from scipy.special import gammaln
 import dlnmc
 from dlnmc.entropy import log_D, log_D_pairs, log_rho_sv, log_sv_density
 
-WORKED = [  # MATH.md section 5, 60-digit references
+WORKED = [  # docs/guide/theory.md, 'The entropy formula'; 60-digit references
     ([2.0, 0.5], 3, 6.43781943080391827),
     ([3.0, 1.0, 0.25], 5, 27.2453483420028581),
     ([1.0, 1.0], 4, 9.32594069230773565),
@@ -130,7 +134,8 @@ def test_group_volume_by_sphere_fibration():
 
 
 def test_rho_sanity_case_d1_N2():
-    # M = {w2 = +-w1}: rho(x) = sqrt(2) |x|^{-1/2} (MATH.md section 6).
+    # M = {w2 = +-w1}: rho(x) = sqrt(2) |x|^{-1/2}
+    # (docs/guide/theory.md, 'The law of X on the balanced manifold').
     x = np.array([[0.01], [1.0], [17.0]])
     np.testing.assert_allclose(
         log_rho_sv(x, 2), 0.5 * np.log(2) - 0.5 * np.log(x[:, 0]), rtol=1e-14
@@ -146,7 +151,8 @@ def test_rho_is_entropy_over_sqrt_det_A():
 
 @pytest.mark.slow
 def test_singular_value_law_quadrature_reference():
-    # MATH.md section 6: d=2, N=3, beta=1, E=|X|^2/2 gives E[s1]=1.22797, E[s2]=0.15097.
+    # docs/guide/theory.md, 'The law of X on the balanced manifold': d=2, N=3, beta=1,
+    # E=|X|^2/2 gives E[s1]=1.22797, E[s2]=0.15097.
     def dens(s2, s1, power=0, which=0):
         p = np.exp(log_sv_density(np.array([s1, s2]), 3, 1.0))
         return p * (s1 if which == 0 else s2) ** power

@@ -1,4 +1,4 @@
-"""The public ``field=`` keyword (MATH.md section 8): one API for R, C and H.
+"""The public ``field=`` keyword (docs/guide/fields.md): one API for R, C and H.
 
 The real path must be the old code bit for bit; the deprecated ``*_field``
 aliases must warn and give the same numbers as the ``field=`` API; anything

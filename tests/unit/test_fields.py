@@ -1,4 +1,7 @@
-"""Fields R, C, H: representation, Haar samplers of U(d) and Sp(d), group volumes (MATH.md 8)."""
+"""Fields R, C, H: representation, Haar samplers of U(d) and Sp(d), group volumes.
+
+See docs/guide/fields.md.
+"""
 
 import numpy as np
 import pytest

@@ -1,4 +1,7 @@
-"""Geometry of the balanced manifold, checked without the closed form (MATH.md sections 2-3)."""
+"""Geometry of the balanced manifold, checked without the closed form.
+
+See docs/guide/theory.md, 'The balanced manifold', 'Orbits' and 'The metric on observables'.
+"""
 
 import numpy as np
 import pytest

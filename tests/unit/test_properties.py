@@ -1,4 +1,4 @@
-"""Property-based tests of the closed form (MATH.md section 5, "Properties worth testing")."""
+"""Property-based tests of the closed form (docs/guide/theory.md, 'The entropy formula')."""
 
 import numpy as np
 from hypothesis import given, settings

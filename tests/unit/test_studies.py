@@ -151,7 +151,8 @@ def test_entropy_sweep_cell_agrees_with_closed_form():
 
 def test_sv_law_means_matches_math_md_reference():
     m = sv_law_means(2, 3, 1.0)
-    # MATH.md section 6 (quadrature, quoted to 5 decimals: rounding error <= 5e-6)
+    # docs/guide/theory.md, 'The law of X on the balanced manifold' (quadrature, quoted to
+    # 5 decimals: rounding error <= 5e-6)
     assert m[0] == pytest.approx(1.22797, abs=6e-6)
     assert m[1] == pytest.approx(0.15097, abs=6e-6)
     # d = 1, N = 2: density ∝ exp(-s^2/2) s^{-1/2}: E[s] = sqrt(2) Γ(3/4)/Γ(1/4)

@@ -5,14 +5,15 @@ Registered kinds
 entropy_sweep (:mod:`.entropy_sweep`)
     ``S`` from the Gram determinant of the orbit tangent vectors at Haar-random
     points of the orbit, against the closed form; grid key ``field`` (real,
-    complex, quaternion) for ``S_b`` of MATH.md section 8.
+    complex, quaternion) for ``S_b`` of docs/guide/fields.md.
 orbit_volume (:mod:`.orbit_volume`)
     Monte Carlo orbit volume by the chart route (``dlnmc.estimate_orbit_volume``).
 balanced (:mod:`.balanced`)
     Sampling of the balanced manifold (``dlnmc.sample_balanced``); means (and
     optionally 10%/90% quantiles) of the singular values against the
-    closed-form law of MATH.md section 6, or section 8 with the optional grid
-    key ``field`` (``dlnmc.sv_law.sv_law_moments``).
+    closed-form law of docs/guide/theory.md, 'The law of X on the balanced manifold',
+    over C and H (docs/guide/fields.md) with the optional grid key ``field``
+    (``dlnmc.sv_law.sv_law_moments``).
 langevin (:mod:`.langevin`)
     Langevin dynamics on the balanced manifold (theory-free) against the
     singular-value SDE of the theory: means and 10%/90% quantiles of each

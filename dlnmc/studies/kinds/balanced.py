@@ -68,7 +68,9 @@ _REFERENCE_STREAM = 1
 
 
 def sv_law_means(width: int, depth: int, beta: float) -> np.ndarray:
-    """Means of the ordered singular values under the closed-form law of MATH.md section 6.
+    """Means of the ordered singular values under the closed-form law.
+
+    The law: docs/guide/theory.md, 'The law of X on the balanced manifold'.
 
     ``E[s_1] >= ... >= E[s_d]`` over ``R``, ``width <= 2``, shape ``(width,)``: the
     means of :func:`dlnmc.sv_law.sv_law_moments` (the project's one quadrature).
@@ -288,7 +290,7 @@ def run_balanced(
 ) -> tuple[xr.Dataset, xr.DataTree]:
     """Sample the balanced manifold; compare the singular values with the law.
 
-    With ``field`` (MATH.md section 8) the sampler runs over ``C`` or ``H`` and the
+    With ``field`` (docs/guide/fields.md) the sampler runs over ``C`` or ``H`` and the
     law is the one with Dyson index ``b``; ``quantiles = true`` adds the 10% and
     90% quantiles. The reference is :func:`reference_for` with the ``reference``
     setting; a lifted reference is seeded from a stream of ``ss`` of its own and

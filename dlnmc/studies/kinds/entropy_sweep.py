@@ -53,7 +53,7 @@ def run_entropy_sweep(
     ``m eps cond(G) / 2`` of the log-determinant (``m = dim G``): the check is
     exact up to rounding, so ``|z| < 4.5`` says "equal to rounding".
 
-    ``field = "complex"`` or ``"quaternion"`` (MATH.md section 8): the same over
+    ``field = "complex"`` or ``"quaternion"`` (docs/guide/fields.md): the same over
     ``F`` with ``U_d`` or ``Sp_d``, ``B`` orthonormal in ``u(d)`` or ``sp(d)`` for
     the real inner product, tangent vectors in real components (``R^{b N d^2}``),
     against ``S_b`` (``dlnmc.entropy_sv(s, N, field=...)``).
