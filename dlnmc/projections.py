@@ -5,8 +5,9 @@
 Jacobi frame of :mod:`dlnmc.frames`: at a point of ``M`` the Gram operator
 ``K = J J^T`` is entrywise tridiagonal in the frame, so
 
-- the factor at a point is its frames (``O(N d^3)``: one batched ``eigh`` of the node
-  Grams and a loop over depth) and the spectrum of the tridiagonal systems;
+- the factor at a point is its frames (``O(N d^3)``: a loop over depth, the cross-cluster
+  directions refreshed to first order, ``refresh="perturbation"`` of
+  :func:`dlnmc.frames.balanced_frames`) and the spectrum of the tridiagonal systems;
 - a tangent projection is exact at the point (to rounding) and costs two layer
   rotations each way plus ``O(N d^2)``;
 - a position projection solves ``F(Wt + J(W0)^T Lam) = 0`` by Newton-Krylov: each Newton
@@ -172,7 +173,10 @@ class JacobiProjection:
     def factor(self, W: NDArray[np.float64]) -> JacobiFactor:
         """Frames and inverse Gram spectrum at the points ``W`` (component layout)."""
         S = self._unpack(W)
-        fr = balanced_frames(S, self.field)
+        # First-order cross-cluster refresh instead of a batched eigh of the node Grams:
+        # factors are taken on M, where it agrees with eigh to rounding (and chains far
+        # from M are redone with eigh), at half the cost.
+        fr = balanced_frames(S, self.field, refresh="perturbation")
         le = fr.stored_lam
         a = 2.0 * (le[..., :, None] ** 2 + le[..., None, :] ** 2)
         c = -2.0 * le[..., :, None] * le[..., None, :]
