@@ -339,18 +339,19 @@ def _carried_frames(
     eye = np.eye(n)
     Q = np.empty((C, N + 1, n, n), dtype=W.dtype)
     Q[:, 0] = Q0
-    worst = np.zeros(C)
+    X = np.empty((C, N, n, n), dtype=W.dtype)  # the first-order steps, judged at the end
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for p in range(N):
             Wp = W[:, p]
             Y = (Wp @ Q[:, p]) * inv
             Y = Y @ (1.5 * eye - 0.5 * (f.ct(Y) @ Y))  # unitary first: E is then Hermitian
             B = f.ct(Y) @ Wp
-            X = (B @ f.ct(B)) * gap_inv  # E = Y^* W_p W_p^* Y, first order between clusters
-            # np.maximum keeps a NaN (a singular chain): it fails the test below, takes
-            # eigh and gets the NaN frames that path gives it.
-            worst = np.maximum(worst, np.abs(X).max(axis=(-2, -1)))
-            Q[:, p + 1] = Y + Y @ X
+            # E = Y^* W_p W_p^* Y, first order between clusters
+            np.multiply(B @ f.ct(B), gap_inv, out=X[:, p])
+            Q[:, p + 1] = Y + Y @ X[:, p]
+        # max keeps a NaN (a singular chain): it fails the test, takes eigh and gets the
+        # NaN frames of that path.
+        worst = np.abs(X).max(axis=(-3, -2, -1))
     return Q, ~(worst <= _MAX_FIRST_ORDER)
 
 
