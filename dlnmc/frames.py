@@ -253,8 +253,8 @@ def balanced_frames(
     cross-cluster components as the projected ``Y`` up to ``O(|X|^2)``. A chain with
     ``max |X| > 1e-8`` anywhere (far from ``M``, where the second order is not below
     rounding) is redone with ``eigh``; clusters are those of ``lambda`` itself (on ``M``
-    the node Grams have the eigenvalues ``lambda^2``). About twice as fast at
-    ``d = N = 16`` (the batched ``eigh`` was half the cost).
+    the node Grams have the eigenvalues ``lambda^2``). Only for batches ``(C, N, n, n)``
+    (other shapes take ``eigh``); at ``d = N = 16`` the frames cost about a third.
 
     Accuracy: ``residual`` is rounding on ``M`` away from its singular stratum; the node
     Grams square the condition number, so it degrades like ``eps (lambda_1 /

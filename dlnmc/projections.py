@@ -175,7 +175,7 @@ class JacobiProjection:
         S = self._unpack(W)
         # First-order cross-cluster refresh instead of a batched eigh of the node Grams:
         # factors are taken on M, where it agrees with eigh to rounding (and chains far
-        # from M are redone with eigh), at half the cost.
+        # from M are redone with eigh), at about a third of the cost.
         fr = balanced_frames(S, self.field, refresh="perturbation")
         le = fr.stored_lam
         a = 2.0 * (le[..., :, None] ** 2 + le[..., None, :] ** 2)
