@@ -365,3 +365,55 @@ def test_singular_chain_fails_alone():
     res = project_position_jacobi(Wall, Wall + 0.01, REAL, gram0=gram)
     assert res.converged.tolist() == [True, True, False]
     assert np.array_equal(res.W[2], Wall[2])
+
+
+# -- refresh="perturbation": the eigh-free cross-cluster reset -----------------------------
+@pytest.mark.parametrize("f", FIELDS, ids=IDS)
+@pytest.mark.parametrize("case", list(NEAR))
+def test_perturbation_frames_equal_the_eigh_frames(f, case):
+    rng = np.random.default_rng(12)
+    N = 7
+    W, _, _ = random_balanced(f, 3, N, 4, rng, NEAR[case])
+    ref = balanced_frames(W, f)
+    fr = balanced_frames(W, f, refresh="perturbation")
+    assert np.abs(fr.point() - W).max() < 1e-13
+    assert fr.residual.max() < 1e-13
+    assert np.abs(f.ct(fr.Q) @ fr.Q - np.eye(W.shape[-1])).max() < 1e-13
+    # the same carried choice inside clusters, the same directions between them
+    assert np.abs(fr.Q - ref.Q).max() < 1e-13
+    # decoy: the frames of another point of M are not these
+    W2, _, _ = random_balanced(f, 3, N, 4, rng, NEAR[case])
+    assert np.abs(balanced_frames(W2, f, refresh="perturbation").Q - fr.Q).max() > 1e-3
+
+
+def test_perturbation_frames_deep_and_slightly_off_M():
+    rng = np.random.default_rng(6)
+    W, _, _ = random_balanced(REAL, 4, 400, 2, rng, [1.2, 1.2 - 1e-3, 0.8, 0.3])
+    fr = balanced_frames(W, REAL, refresh="perturbation")
+    assert fr.residual.max() < 1e-13
+    # A point of a sampler run is balanced to ~1e-12, not to rounding: the first-order
+    # reset still agrees with eigh to far below that.
+    W, _, _ = random_balanced(REAL, 5, 12, 3, rng)
+    Wn = W + 1e-13 * rng.standard_normal(W.shape)
+    a, b = balanced_frames(Wn, REAL), balanced_frames(Wn, REAL, refresh="perturbation")
+    assert np.abs(a.Q - b.Q).max() < 1e-11
+    assert abs(a.residual - b.residual).max() < 1e-13
+    # decoy: without any reset the carried frames drift from eigh's over 400 layers
+    deep, _, _ = random_balanced(REAL, 4, 400, 1, rng, [1.2, 0.9, 0.6, 0.3])
+    plain = balanced_frames(deep, REAL, cluster_tol=0.99)  # one cluster: no reset at all
+    assert not plain.residual.max() < 1e-10  # (errors grow like 4^N: to NaN here)
+    assert balanced_frames(deep, REAL, refresh="perturbation").residual.max() < 1e-13
+
+
+def test_perturbation_frames_redo_far_chains_with_eigh():
+    rng = np.random.default_rng(7)
+    W, _, _ = random_balanced(REAL, 3, 6, 3, rng)
+    W[1] += 1e-4 * rng.standard_normal(W[1].shape)  # far from M: first order untrusted
+    W[2] = random_balanced(REAL, 3, 6, 1, rng, [1.0, 0.5, 0.0])[0][0]  # singular stratum
+    a, b = balanced_frames(W, REAL), balanced_frames(W, REAL, refresh="perturbation")
+    np.testing.assert_array_equal(b.Q[1:], a.Q[1:])  # both redone by eigh, per chain
+    assert np.abs(b.Q[0] - a.Q[0]).max() < 1e-13
+    # a chain's frames depend on itself only
+    np.testing.assert_array_equal(balanced_frames(W[:1], REAL, refresh="perturbation").Q[0], b.Q[0])
+    with pytest.raises(ValueError, match="refresh"):
+        balanced_frames(W, REAL, refresh="qr")
