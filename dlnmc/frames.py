@@ -1,8 +1,9 @@
 """The Jacobi frame of a balanced network: exact Gram solves at the cost of the frames.
 
 At a point of the balanced manifold ``M`` every layer is ``W_p = Q_p L Q_{p-1}^*`` with
-one real diagonal ``L = diag(lambda)``, ``lambda = s^(1/N)`` (MATH.md section 9; node
-``p`` sits between layers ``p`` and ``p+1`` and carries ``Q_p``, unitary over ``F``).
+one real diagonal ``L = diag(lambda)``, ``lambda = s^(1/N)`` (docs/guide/theory.md,
+'Structure used by the samplers: the Jacobi frame'; node ``p`` sits between layers ``p``
+and ``p+1`` and carries ``Q_p``, unitary over ``F``).
 
 Conventions (the ones of :mod:`dlnmc.constraint` for every field,
 written on stored matrices so that one code path serves ``R``, ``C`` and ``H``):
