@@ -123,19 +123,33 @@ def _print_cmp(label: str, cmp, seconds: float) -> None:
 
 
 def acceptance(
-    case: str, dt: float, n_man: int, n_sv: int, n_coupled: int, workers: int, field: str
+    case: str,
+    dt: float,
+    n_man: int,
+    n_sv: int,
+    n_coupled: int,
+    workers: int,
+    field: str,
+    sv_ratio: int = 5,
 ) -> None:
     d, N, kw = CASES[case]
     kw = {**kw, "field": field}
     print(
         f"== acceptance {case} ({field}): d={d} N={N} beta={kw['beta']} start={kw['start']} "
         f"dt={dt:g}, "
-        f"{n_man} manifold paths, {n_sv} SDE paths at dt/5; dt/2 rerun coupled (same Brownian "
-        f"path, bridge-refined) on the first {n_coupled} paths"
+        f"{n_man} manifold paths, {n_sv} SDE paths at dt/{sv_ratio}; dt/2 rerun coupled "
+        f"(same Brownian path, bridge-refined) on the first {n_coupled} paths"
     )
     t0 = time.perf_counter()
     sv = langevin(
-        d, N, dt=dt / 5, n_paths=n_sv, seed=9, route="singular_values", n_workers=workers, **kw
+        d,
+        N,
+        dt=dt / sv_ratio,
+        n_paths=n_sv,
+        seed=9,
+        route="singular_values",
+        n_workers=workers,
+        **kw,
     )
     print(f"SDE {time.perf_counter() - t0:.0f} s", flush=True)
     t0 = time.perf_counter()
@@ -168,6 +182,8 @@ def acceptance(
             f"({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
+    if n_coupled == 0:
+        return
     t0 = time.perf_counter()
     half = langevin(
         d,
@@ -243,6 +259,7 @@ if __name__ == "__main__":
     ap.add_argument("--sv-paths", type=int, default=28000)
     ap.add_argument("--coupled-paths", type=int, default=4000)
     ap.add_argument("--field", choices=("real", "complex", "quaternion"), default="real")
+    ap.add_argument("--sv-dt-ratio", type=int, default=5, help="the SDE steps dt / this")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     if args.acceptance:
