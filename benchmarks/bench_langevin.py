@@ -271,6 +271,7 @@ if __name__ == "__main__":
             args.coupled_paths,
             args.workers,
             args.field,
+            args.sv_dt_ratio,
         )
     elif args.long_time:
         long_time(args.paths, args.dt or 2e-3, args.workers)
