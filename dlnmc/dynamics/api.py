@@ -338,6 +338,11 @@ def langevin(
         if not out.parent.is_dir():
             raise FileNotFoundError(f"directory {str(out.parent)!r} does not exist")
     times = steps * dt
+    if record_times is not None:
+        # the requested times themselves (multiples of dt up to 1e-9): steps * dt can miss
+        # them by an ulp when dt is itself a quotient (2e-4 / 100), and then a selection
+        # by time would not find them
+        times = np.asarray(record_times, dtype=np.float64).ravel()
     base = {
         "route": route,
         "width": d,

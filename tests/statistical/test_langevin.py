@@ -71,6 +71,19 @@ def test_bad_input_is_refused_before_work(kwargs, match):
         langevin(2, 3, **{**base, **kwargs})
 
 
+def test_time_coordinate_is_the_requested_record_times():
+    """dt = 2e-4 / 100 is not 2e-6 exactly; steps * dt misses 0.05 by an ulp."""
+    times = [0.005, 0.01, 0.05]
+    dt = 2e-4 / 100
+    assert not np.array_equal(np.round(np.array(times) / dt) * dt, times)  # the trap
+    tree = langevin(
+        2, 3, beta=1.0, start=[1.5, 0.4], t_max=0.05, dt=dt, n_paths=2, seed=0,
+        route="singular_values", record_times=times,
+    )
+    np.testing.assert_array_equal(tree["trajectory"]["time"].values, times)
+    assert tree["trajectory"]["singular_values"].sel(time=times).shape == (2, 3, 2)
+
+
 def test_layout_residual_and_order():
     tree = langevin(2, 3, beta=1.0, start=[1.5, 0.4], t_max=0.02, dt=1e-3, n_paths=5, seed=3)
     traj, st = tree["trajectory"], tree["sample_stats"]
